@@ -1,0 +1,27 @@
+/* util.h - small parsing and time helpers shared by every module.
+ * Replacements for atoi/strtol that reject garbage and overflow. */
+#ifndef CUBBY_UTIL_H
+#define CUBBY_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Whole-string decimal integer in [min,max]; 0 on success, -1 otherwise. */
+int parse_ll(const char *s, long long min, long long max, long long *out);
+/* Like parse_ll but accepts a k/m/g suffix (powers of 1024). */
+int parse_size(const char *s, long long min, long long max, long long *out);
+/* "1/0, yes/no, on/off, true/false" -> 1/0, or -1. */
+int parse_bool(const char *s);
+/* Microseconds from CLOCK_MONOTONIC. */
+uint64_t now_mono_us(void);
+/* Seconds / milliseconds since the epoch. */
+int64_t now_unix(void);
+int64_t now_unix_ms(void);
+/* ISO-8601 UTC with milliseconds into out (>= 25 bytes). */
+void fmt_iso8601_ms(char *out, size_t outlen, int64_t unix_ms);
+/* Bounded copy that always NUL-terminates; returns strlen(src). */
+size_t strlcpy_cb(char *dst, const char *src, size_t dstlen);
+/* ASCII case-insensitive prefix test. */
+int has_prefix_ci(const char *s, const char *prefix);
+
+#endif

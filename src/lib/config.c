@@ -1,0 +1,272 @@
+/* config.c - parse cubby.conf and CUBBY_* environment overrides.
+ * Unknown keys and bad values are errors with a line number, never ignored. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cubby/config.h"
+#include "cubby/log.h"
+#include "cubby/util.h"
+#include "cubby/xmalloc.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+
+enum ctype { C_STR, C_INT, C_SIZE, C_BOOL, C_MODE };
+
+struct ckey {
+	const char *name;
+	enum ctype type;
+	size_t off;
+	const char *def;
+	long long min, max;
+};
+
+#define F(field) offsetof(struct cb_config, field)
+static const struct ckey keys[] = {
+	{ "listen",          C_STR,  F(listen),          "", 0, 0 },
+	{ "listen_mode",     C_MODE, F(listen_mode),     "0660", 0, 07777 },
+	{ "listen_owner",    C_STR,  F(listen_owner),    "", 0, 0 },
+	{ "backlog",         C_INT,  F(backlog),         "1024", 1, 65535 },
+	{ "workers",         C_INT,  F(workers),         "0", 0, 1024 },
+	{ "max_requests",    C_INT,  F(max_requests),    "0", 0, 1LL << 40 },
+	{ "drain_timeout",   C_INT,  F(drain_timeout),   "30", 0, 3600 },
+	{ "data_dir",        C_STR,  F(data_dir),        LOCALSTATEDIR "/lib/cubby", 0, 0 },
+	{ "db_path",         C_STR,  F(db_path),         "", 0, 0 },
+	{ "master_key_file", C_STR,  F(master_key_file), "", 0, 0 },
+	{ "synchronous",     C_STR,  F(synchronous),     "normal", 0, 0 },
+	{ "busy_timeout_ms", C_INT,  F(busy_timeout_ms), "5000", 0, 600000 },
+	{ "log_level",       C_STR,  F(log_level),       "info", 0, 0 },
+	{ "access_log",      C_BOOL, F(access_log),      "on", 0, 1 },
+	{ "base_path",       C_STR,  F(base_path),       "", 0, 0 },
+	{ "admin_api_key",   C_STR,  F(admin_api_key),   "", 0, 0 },
+	{ "max_body",        C_SIZE, F(max_body),        "1m", 0, 1LL << 50 },
+};
+#undef F
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const struct ckey *
+find_key(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static int
+set_value(struct cb_config *cfg, const struct ckey *k, const char *v)
+{
+	char *base = (char *)cfg + k->off;
+	long long n;
+	int b;
+
+	switch (k->type) {
+	case C_STR: {
+		char **sp = (char **)(void *)base;
+		free(*sp);
+		*sp = xstrdup(v);
+		return 0;
+	}
+	case C_INT:
+		if (parse_ll(v, k->min, k->max, &n) != 0)
+			return -1;
+		*(long long *)(void *)base = n;
+		return 0;
+	case C_SIZE:
+		if (parse_size(v, k->min, k->max, &n) != 0)
+			return -1;
+		*(long long *)(void *)base = n;
+		return 0;
+	case C_MODE: {
+		char *end;
+		errno = 0;
+		n = strtoll(v, &end, 8);
+		if (*v == '\0' || *end != '\0' || errno || n < k->min || n > k->max)
+			return -1;
+		*(long long *)(void *)base = n;
+		return 0;
+	}
+	case C_BOOL:
+		if ((b = parse_bool(v)) < 0)
+			return -1;
+		*(int *)(void *)base = b;
+		return 0;
+	}
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int
+read_file(struct cb_config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int lineno = 0;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *s, *eq, *k, *v;
+		const struct ckey *key;
+		size_t n;
+
+		lineno++;
+		n = strlen(line);
+		if (n == sizeof line - 1 && line[n - 1] != '\n') {
+			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			goto fail;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		if ((eq = strchr(s, '=')) == NULL) {
+			snprintf(err, errlen, "%s:%d: expected key = value", path, lineno);
+			goto fail;
+		}
+		*eq = '\0';
+		k = trim(s);
+		v = trim(eq + 1);
+		if (n > 1 && *v == '"' && v[strlen(v) - 1] == '"' && strlen(v) >= 2) {
+			v[strlen(v) - 1] = '\0';
+			v++;
+		}
+		if ((key = find_key(k)) == NULL) {
+			snprintf(err, errlen, "%s:%d: unknown key '%s'", path, lineno, k);
+			goto fail;
+		}
+		if (set_value(cfg, key, v) != 0) {
+			snprintf(err, errlen, "%s:%d: bad value for '%s'", path, lineno, k);
+			goto fail;
+		}
+	}
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -1;
+}
+
+static void
+set_derived(char **field, const char *dir, const char *name)
+{
+	size_t n;
+
+	if (**field != '\0')
+		return;
+	n = strlen(dir) + strlen(name) + 2;
+	free(*field);
+	*field = xmalloc(n);
+	snprintf(*field, n, "%s/%s", dir, name);
+}
+
+int
+config_load(struct cb_config *cfg, const char *path, char *err, size_t errlen)
+{
+	const char *env;
+
+	memset(cfg, 0, sizeof *cfg);
+	for (size_t i = 0; i < NKEYS; i++)
+		if (set_value(cfg, &keys[i], keys[i].def) != 0) {
+			snprintf(err, errlen, "bad built-in default for %s", keys[i].name);
+			return -1;
+		}
+	cfg->config_path = xstrdup("");
+
+	if (path == NULL && (env = getenv("CUBBY_CONFIG")) != NULL && *env)
+		path = env;
+	if (path == NULL && access(SYSCONFDIR "/cubby/cubby.conf", R_OK) == 0)
+		path = SYSCONFDIR "/cubby/cubby.conf";
+	if (path != NULL) {
+		if (read_file(cfg, path, err, errlen) != 0)
+			return -1;
+		free(cfg->config_path);
+		cfg->config_path = xstrdup(path);
+	}
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		char var[64] = "CUBBY_";
+		size_t j;
+		for (j = 0; keys[i].name[j] && j + 7 < sizeof var; j++)
+			var[6 + j] = (char)toupper((unsigned char)keys[i].name[j]);
+		var[6 + j] = '\0';
+		if ((env = getenv(var)) == NULL)
+			continue;
+		if (set_value(cfg, &keys[i], env) != 0) {
+			snprintf(err, errlen, "environment %s: bad value", var);
+			return -1;
+		}
+	}
+	/* The file API documents ADMIN_API_KEY; CUBBY_ADMIN_API_KEY wins. */
+	if (getenv("CUBBY_ADMIN_API_KEY") == NULL &&
+	    (env = getenv("ADMIN_API_KEY")) != NULL)
+		set_value(cfg, find_key("admin_api_key"), env);
+
+	if (strcmp(cfg->synchronous, "normal") != 0 &&
+	    strcmp(cfg->synchronous, "full") != 0) {
+		snprintf(err, errlen, "synchronous must be normal or full");
+		return -1;
+	}
+	if (log_level_parse(cfg->log_level) < 0) {
+		snprintf(err, errlen, "log_level must be error, warn, info or debug");
+		return -1;
+	}
+	if (*cfg->data_dir == '\0') {
+		snprintf(err, errlen, "data_dir must not be empty");
+		return -1;
+	}
+	/* A base path is stored without its trailing slash. */
+	for (size_t n = strlen(cfg->base_path); n > 0 && cfg->base_path[n - 1] == '/'; n--)
+		cfg->base_path[n - 1] = '\0';
+	set_derived(&cfg->db_path, cfg->data_dir, "cubby.db");
+	set_derived(&cfg->master_key_file, cfg->data_dir, "master.key");
+	return 0;
+}
+
+void
+config_free(struct cb_config *cfg)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].type == C_STR) {
+			char **sp = (char **)(void *)((char *)cfg + keys[i].off);
+			free(*sp);
+			*sp = NULL;
+		}
+	free(cfg->config_path);
+	cfg->config_path = NULL;
+}
+
+int
+config_workers(const struct cb_config *cfg)
+{
+	long n;
+
+	if (cfg->workers > 0)
+		return (int)cfg->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 2;
+}

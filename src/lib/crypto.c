@@ -1,0 +1,176 @@
+/* crypto.c - libgcrypt glue: random, SHA-256, HMAC, constant-time compare,
+ * master key file. Must never write key material anywhere but the key file. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gcrypt.h>
+
+#include "cubby/crypto.h"
+
+int
+crypto_init(void)
+{
+	static int done;
+
+	if (done)
+		return 0;
+	if (!gcry_check_version("1.8.0"))
+		return -1;
+	gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+	gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+	done = 1;
+	return 0;
+}
+
+void
+crypto_random(void *out, size_t n)
+{
+	gcry_randomize(out, n, GCRY_STRONG_RANDOM);
+}
+
+void
+hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
+    unsigned char out[32])
+{
+	gcry_mac_hd_t h;
+	size_t outlen = 32;
+
+	if (gcry_mac_open(&h, GCRY_MAC_HMAC_SHA256, 0, NULL) != 0 ||
+	    gcry_mac_setkey(h, key, keylen) != 0)
+		abort();
+	gcry_mac_write(h, data, len);
+	gcry_mac_read(h, out, &outlen);
+	gcry_mac_close(h);
+}
+
+void
+sha256(const void *data, size_t len, unsigned char out[32])
+{
+	gcry_md_hash_buffer(GCRY_MD_SHA256, out, data, len);
+}
+
+int
+ct_equal(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+
+	for (size_t i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+void
+hex_encode(char *out, const void *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p = in;
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int
+nib(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+hex_decode(void *out, size_t n, const char *hex, size_t hexlen)
+{
+	unsigned char *o = out;
+
+	if (hexlen != 2 * n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int hi = nib(hex[2 * i]), lo = nib(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		o[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int
+masterkey_create(const char *path)
+{
+	unsigned char key[CB_KEYLEN];
+	char hex[2 * CB_KEYLEN + 2];
+	int fd, saved;
+	ssize_t w;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	crypto_random(key, sizeof key);
+	hex_encode(hex, key, sizeof key);
+	hex[2 * CB_KEYLEN] = '\n';
+	w = write(fd, hex, 2 * CB_KEYLEN + 1);
+	if (w != 2 * CB_KEYLEN + 1 || fsync(fd) != 0) {
+		saved = w < 0 ? errno : EIO;
+		close(fd);
+		unlink(path);
+		errno = saved;
+		return -1;
+	}
+	memset(key, 0, sizeof key);
+	return close(fd);
+}
+
+int
+masterkey_load(const char *path, unsigned char key[CB_KEYLEN], char *err,
+    size_t errlen)
+{
+	char hex[2 * CB_KEYLEN + 8];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "master key %s: %s (run cubbyctl init)",
+		    path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
+		close(fd);
+		snprintf(err, errlen, "master key %s: mode %03o is readable by "
+		    "others; chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+		return -1;
+	}
+	n = read(fd, hex, sizeof hex - 1);
+	close(fd);
+	while (n > 0 && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
+		n--;
+	if (n != 2 * CB_KEYLEN || hex_decode(key, CB_KEYLEN, hex, (size_t)n) != 0) {
+		snprintf(err, errlen, "master key %s: not a %d-byte hex key",
+		    path, CB_KEYLEN);
+		return -1;
+	}
+	memset(hex, 0, sizeof hex);
+	return 0;
+}
+
+void
+masterkey_derive(const unsigned char master[CB_KEYLEN], const char *label,
+    unsigned char out[CB_KEYLEN])
+{
+	hmac_sha256(master, CB_KEYLEN, label, strlen(label), out);
+}

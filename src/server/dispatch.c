@@ -1,0 +1,215 @@
+/* dispatch.c - one request from first byte to access-log line:
+ * parse, route, check (auth, scope, body size) from the route table, run the
+ * handler, render any error once in the route's dialect, log, count.
+ * No handler renders its own error; nothing here trusts a client byte. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cubby/db.h"
+#include "cubby/log.h"
+#include "cubby/metrics.h"
+#include "cubby/router.h"
+#include "cubby/server.h"
+#include "cubby/util.h"
+
+/* A client's X-Request-Id is kept if it is short and plain. */
+static int
+rid_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (n >= 32 || !(s[n] == '-' || s[n] == '_' || s[n] == '.' ||
+		    (s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'z') ||
+		    (s[n] >= 'A' && s[n] <= 'Z')))
+			return 0;
+	return n > 0;
+}
+
+static void
+make_rid(struct cb_req *r)
+{
+	static unsigned long counter;
+	const char *given = req_header(r, "X-Request-Id");
+
+	if (given != NULL && rid_ok(given)) {
+		strlcpy_cb(r->rid, given, sizeof r->rid);
+		return;
+	}
+	snprintf(r->rid, sizeof r->rid, "%08llx%06lx%06lx",
+	    (unsigned long long)(now_unix_ms() & 0xffffffffLL),
+	    (unsigned long)getpid() & 0xffffff, ++counter & 0xffffff);
+}
+
+/* Method, path, query and routing. 0, or -1 after req_fail. */
+static int
+parse_and_route(struct cb_req *r)
+{
+	const struct cb_config *cfg = r->ctx->cfg;
+	const char *uri, *q, *cl;
+	char allow[128];
+	size_t plen;
+	int n, rc;
+
+	r->method = req_env(r, "REQUEST_METHOD");
+	uri = req_env(r, "REQUEST_URI");
+	if (uri == NULL) {
+		/* Plain CGI may omit REQUEST_URI: rebuild it. */
+		const char *sn = req_env(r, "SCRIPT_NAME"), *pi = req_env(r, "PATH_INFO");
+		uri = arena_printf(r->a, "%s%s", pi && *pi ? "" : (sn ? sn : ""),
+		    pi && *pi ? pi : "");
+	}
+	q = strchr(uri, '?');
+	plen = q ? (size_t)(q - uri) : strlen(uri);
+	r->path = arena_strndup(r->a, uri, plen);
+	r->query_string = q ? q + 1 : "";
+	if (*cfg->base_path) {
+		size_t bl = strlen(cfg->base_path);
+		if (strncmp(r->path, cfg->base_path, bl) != 0 ||
+		    (r->path[bl] != '/' && r->path[bl] != '\0')) {
+			r->dialect = DIALECT_KV;
+			return req_fail(r, 404, "not_found", "no such route");
+		}
+		r->path += bl;
+		if (*r->path == '\0')
+			r->path = "/";
+	}
+	r->dialect = router_dialect_for(r->path);
+	if (r->method == NULL || *r->method == '\0')
+		return req_fail(r, 400, "bad_request", "no request method");
+	r->head_only = strcmp(r->method, "HEAD") == 0;
+
+	n = path_split(r->a, r->path, strlen(r->path), &r->segs, CB_MAX_SEGS);
+	if (n == -1)
+		return req_fail(r, 400, "bad_request",
+		    "malformed percent-encoding in the path");
+	if (n < 0)
+		return req_fail(r, 404, "not_found", "no such route");
+	r->nsegs = (size_t)n;
+
+	n = query_parse(r->a, r->query_string, strlen(r->query_string),
+	    &r->query, CB_MAX_QUERY);
+	if (n == -1)
+		return req_fail(r, 400, "bad_request",
+		    "malformed percent-encoding in the query string");
+	if (n < 0)
+		return req_fail(r, 400, "bad_request",
+		    "more than %d query parameters", CB_MAX_QUERY);
+	r->nquery = (size_t)n;
+
+	rc = router_match(r->a, r->method, r->segs, r->nsegs, &r->route_idx,
+	    r->params, allow, sizeof allow);
+	if (rc == ROUTE_NOT_FOUND)
+		return req_fail(r, 404, "not_found", "no such route");
+	if (rc == ROUTE_BAD_METHOD) {
+		resp_header(r, "Allow", allow);
+		return req_fail(r, 405, "method_not_allowed",
+		    "method %s is not allowed here", r->method);
+	}
+	r->route = &cb_routes[r->route_idx];
+	r->dialect = r->route->dialect;
+
+	if ((cl = req_env(r, "CONTENT_LENGTH")) != NULL && *cl) {
+		long long v;
+		if (parse_ll(cl, 0, INT64_MAX, &v) != 0)
+			return req_fail(r, 400, "bad_request", "bad Content-Length");
+		r->content_length = v;
+	}
+	r->body_limit = r->route->body_limit == BODY_DEFAULT
+	    ? cfg->max_body : r->route->body_limit;
+	if (r->content_length > r->body_limit)
+		return req_fail(r, 413, "payload_too_large",
+		    "request body exceeds %lld bytes", r->body_limit);
+	return 0;
+}
+
+/* Authentication and scope, from the route table. 0, or -1 after req_fail.
+ * Fails closed: an auth kind with no checker refuses. */
+static int
+check_auth(struct cb_req *r)
+{
+	switch (r->route->auth) {
+	case AUTH_NONE:
+		return 0;
+	default:
+		log_err("rid=%s route %s %s: no checker for its auth kind",
+		    r->rid, r->route->method, r->route->pattern);
+		return req_fail(r, 401, "unauthorized", "authentication required");
+	}
+}
+
+void
+dispatch(struct cb_req *r)
+{
+	struct metrics_slot *slot = metrics_slot(r->ctx->slot);
+	uint64_t dur;
+	int rc;
+
+	r->t_start_us = now_mono_us();
+	make_rid(r);
+	rc = parse_and_route(r);
+	if (rc == 0)
+		rc = check_auth(r);
+	if (rc == 0) {
+		if (slot != NULL) {
+			memcpy(slot->rid, r->rid, sizeof slot->rid);
+			__atomic_store_n(&slot->route, r->route_idx, __ATOMIC_RELAXED);
+		}
+		rc = r->route->handler(r);
+		if (rc != 0 && r->err.status == 0)
+			req_fail(r, 500, "internal_error", "internal error");
+		if (rc == 0 && !r->headers_sent) {
+			log_err("rid=%s %s %s: handler sent no response", r->rid,
+			    r->route->method, r->route->pattern);
+			req_fail(r, 500, "internal_error", "internal error");
+		}
+	}
+	if (r->err.status != 0) {
+		if (!r->headers_sent)
+			render_error(r);
+		if (r->err.status >= 500)
+			log_err("rid=%s %s %s: %d %s", r->rid, r->method ? r->method : "-",
+			    r->path ? r->path : "-", r->err.status, r->err.message);
+	}
+	dur = now_mono_us() - r->t_start_us;
+	if (slot != NULL) {
+		__atomic_store_n(&slot->route, -1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&slot->requests, 1, __ATOMIC_RELAXED);
+	}
+	metrics_record(r->route_idx, r->status, dur, (uint64_t)r->body_read,
+	    (uint64_t)r->bytes_out);
+	/* The query string is never logged: it can carry credentials
+	 * (access_token, key, signed-URL tokens). */
+	if (r->ctx->cfg->access_log)
+		log_info("access rid=%s %s %s %d in=%lld out=%lld %.3fms",
+		    r->rid, r->method ? r->method : "-", r->path ? r->path : "-",
+		    r->status, r->body_read, r->bytes_out, (double)dur / 1000.0);
+	r->ctx->served++;
+}
+
+struct db *
+ctx_db(struct cb_ctx *ctx)
+{
+	char err[512];
+	uint64_t now;
+
+	if (ctx->db != NULL)
+		return ctx->db;
+	now = now_mono_us();
+	if (now < ctx->db_retry_us)
+		return NULL;
+	ctx->db_retry_us = now + 1000000;
+	if (db_open(ctx->cfg, DB_OPEN_EXISTING, &ctx->db, err, sizeof err) != 0) {
+		log_err("%s", err);
+		return NULL;
+	}
+	if (db_check_schema(ctx->db, err, sizeof err) != 0) {
+		log_err("%s", err);
+		db_close(ctx->db);
+		ctx->db = NULL;
+	}
+	return ctx->db;
+}

@@ -1,0 +1,77 @@
+/* errors.c - the one place an error becomes a response, in the envelope of
+ * the document that owns the route:
+ *   kv:    {"error":{"code":<int>,"message":"<snake_case>"}}
+ *   file:  {"error":{"code":"UPPER_CASE","message":"...","details":{}}}
+ *   asset: {"data":null,"error":{"code":"snake_case","message":"..."}}
+ * Never puts a secret or an internal detail (SQL, paths) in a body. */
+#include "config.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cubby/server.h"
+
+/* The KV document's message table, by status. */
+static const char *
+kv_message(int status)
+{
+	switch (status) {
+	case 400: return "bad_request";
+	case 401: return "unauthorized";
+	case 403: return "forbidden";
+	case 404: return "not_found";
+	case 405: return "method_not_allowed";
+	case 406: return "not_acceptable";
+	case 409: return "conflict";
+	case 413: return "payload_too_large";
+	case 415: return "unsupported_media_type";
+	case 429: return "too_many_requests";
+	case 503: return "service_unavailable";
+	default:  return status >= 500 ? "internal_error" : "bad_request";
+	}
+}
+
+static char *
+upper(struct arena *a, const char *s)
+{
+	char *u = arena_strdup(a, s);
+
+	for (char *p = u; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return u;
+}
+
+void
+render_error(struct cb_req *r)
+{
+	struct json_object *root = json_object_new_object();
+	struct json_object *e = json_object_new_object();
+	int status = r->err.status ? r->err.status : 500;
+	const char *code = r->err.code ? r->err.code : "internal_error";
+	const char *msg = r->err.message ? r->err.message : "internal error";
+
+	switch (r->dialect) {
+	case DIALECT_KV:
+		json_object_object_add(e, "code", json_object_new_int(status));
+		json_object_object_add(e, "message",
+		    json_object_new_string(kv_message(status)));
+		json_object_object_add(root, "error", e);
+		break;
+	case DIALECT_FILE:
+		json_object_object_add(e, "code",
+		    json_object_new_string(upper(r->a, code)));
+		json_object_object_add(e, "message", json_object_new_string(msg));
+		json_object_object_add(e, "details", json_object_new_object());
+		json_object_object_add(root, "error", e);
+		break;
+	case DIALECT_ASSET:
+		json_object_object_add(root, "data", NULL);
+		json_object_object_add(e, "code", json_object_new_string(code));
+		json_object_object_add(e, "message", json_object_new_string(msg));
+		json_object_object_add(root, "error", e);
+		break;
+	}
+	resp_json(r, status, root);
+}

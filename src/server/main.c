@@ -1,0 +1,133 @@
+/* main.c - cubby-fcgi: find the socket (fd 0 from a spawner, --listen, or
+ * plain CGI), check the database, then hand over to the pool.
+ * Refuses to serve a database whose schema is not this binary's. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cubby/config.h"
+#include "cubby/crypto.h"
+#include "cubby/db.h"
+#include "cubby/log.h"
+#include "cubby/metrics.h"
+#include "cubby/pool.h"
+#include "cubby/router.h"
+#include "cubby/util.h"
+#include "cubby/xmalloc.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: cubby-fcgi [-c FILE] [-l ADDR] [-w N] [-V]\n"
+	    "  -c, --config FILE   configuration file (default $CUBBY_CONFIG or\n"
+	    "                      " SYSCONFDIR "/cubby/cubby.conf)\n"
+	    "  -l, --listen ADDR   unix:/path or host:port; without it, fd 0 must be\n"
+	    "                      a listening socket (spawn-fcgi, lighttpd bin-path,\n"
+	    "                      mod_fcgid), or the request is plain CGI\n"
+	    "  -w, --workers N     worker processes (default: CPUs)\n"
+	    "  -V, --version       print the version and exit\n");
+}
+
+static int
+check_database(const struct cb_config *cfg)
+{
+	struct db *db;
+	char err[512];
+	int rc;
+
+	if (db_open(cfg, DB_OPEN_EXISTING, &db, err, sizeof err) != 0) {
+		log_err("%s", err);
+		return -1;
+	}
+	rc = db_check_schema(db, err, sizeof err);
+	if (rc != 0)
+		log_err("refusing to serve: %s", err);
+	db_close(db);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config",  required_argument, NULL, 'c' },
+		{ "listen",  required_argument, NULL, 'l' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "version", no_argument,       NULL, 'V' },
+		{ "help",    no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cb_config cfg;
+	const char *config_path = NULL, *listen_arg = NULL, *workers_arg = NULL;
+	char err[512];
+	int c, fd = -1, rc, created_unix = 0;
+
+	while ((c = getopt_long(argc, argv, "c:l:w:Vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'l': listen_arg = optarg; break;
+		case 'w': workers_arg = optarg; break;
+		case 'V': printf("cubby-fcgi %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	log_init("cubby-fcgi", CB_LOG_INFO);
+	if (config_load(&cfg, config_path, err, sizeof err) != 0) {
+		log_err("config: %s", err);
+		return 1;
+	}
+	if (listen_arg != NULL) {
+		free(cfg.listen);
+		cfg.listen = xstrdup(listen_arg);
+	}
+	if (workers_arg != NULL && parse_ll(workers_arg, 1, 1024, &cfg.workers) != 0) {
+		log_err("--workers: expected 1..1024");
+		return 2;
+	}
+	log_set_level(log_level_parse(cfg.log_level));
+	if (crypto_init() != 0) {
+		log_err("libgcrypt is too old (need 1.8 or later)");
+		return 1;
+	}
+	if (router_init(cb_routes, cb_nroutes) != 0)
+		return 1;
+
+	if (*cfg.listen) {
+		fd = listen_open(cfg.listen, cfg.listen_mode, cfg.listen_owner,
+		    (int)cfg.backlog, err, sizeof err);
+		if (fd < 0) {
+			log_err("%s", err);
+			return 1;
+		}
+		created_unix = strncmp(cfg.listen, "unix:", 5) == 0;
+	} else if (fd_is_listener(0)) {
+		fd = 0;
+	} else if (getenv("GATEWAY_INTERFACE") != NULL) {
+		/* Plain CGI: one request, then exit. */
+		log_init("cubby-cgi", log_level_parse(cfg.log_level));
+		rc = cgi_main(&cfg);
+		config_free(&cfg);
+		return rc;
+	} else {
+		log_err("no socket: give --listen (or 'listen' in the config), or "
+		    "start cubby-fcgi from a FastCGI spawner");
+		return 2;
+	}
+	if (check_database(&cfg) != 0)
+		return 1;
+	if (metrics_init(cb_nroutes) != 0) {
+		log_err("cannot map the shared metrics region");
+		return 1;
+	}
+	rc = pool_run(&cfg, config_path, fd);
+	if (created_unix)
+		unlink(cfg.listen + 5);
+	config_free(&cfg);
+	return rc;
+}

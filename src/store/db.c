@@ -1,0 +1,277 @@
+/* db.c - SQLite connection setup, migrations, statement cache, transactions.
+ * One connection per process, opened after fork. Never puts SQL text or
+ * SQLite messages in a response: they go to the log. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cubby/config.h"
+#include "cubby/db.h"
+#include "cubby/log.h"
+#include "cubby/xmalloc.h"
+#include "store/migrations.h"
+
+#define STMT_CACHE 256
+
+struct cache_ent {
+	const char *sql;
+	sqlite3_stmt *st;
+};
+
+struct db {
+	sqlite3 *h;
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	struct cache_ent cache[STMT_CACHE];
+};
+
+const int db_schema_latest = 1;
+
+int
+db_open(const struct cb_config *cfg, int flags, struct db **out, char *err,
+    size_t errlen)
+{
+	struct db *db;
+	struct stat st;
+	char pragmas[256];
+	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+	*out = NULL;
+	if (flags & DB_OPEN_CREATE)
+		oflags |= SQLITE_OPEN_CREATE;
+	else if (stat(cfg->db_path, &st) != 0) {
+		snprintf(err, errlen, "database %s: %s (run cubbyctl init)",
+		    cfg->db_path, strerror(errno));
+		return -1;
+	}
+	db = xcalloc(1, sizeof *db);
+	db->path = xstrdup(cfg->db_path);
+	if (sqlite3_open_v2(cfg->db_path, &db->h, oflags, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: %s", cfg->db_path,
+		    db->h ? sqlite3_errmsg(db->h) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->h, (int)cfg->busy_timeout_ms);
+	sqlite3_extended_result_codes(db->h, 1);
+	snprintf(pragmas, sizeof pragmas,
+	    "PRAGMA journal_mode=WAL;"
+	    "PRAGMA synchronous=%s;"
+	    "PRAGMA foreign_keys=ON;"
+	    "PRAGMA temp_store=MEMORY;",
+	    strcmp(cfg->synchronous, "full") == 0 ? "FULL" : "NORMAL");
+	if (sqlite3_exec(db->h, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: %s", cfg->db_path,
+		    sqlite3_errmsg(db->h));
+		goto fail;
+	}
+	if (stat(cfg->db_path, &st) == 0) {
+		db->dev = st.st_dev;
+		db->ino = st.st_ino;
+	}
+	*out = db;
+	return 0;
+fail:
+	db_close(db);
+	return -1;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	for (size_t i = 0; i < STMT_CACHE; i++)
+		if (db->cache[i].st)
+			sqlite3_finalize(db->cache[i].st);
+	sqlite3_close(db->h);
+	free(db->path);
+	free(db);
+}
+
+sqlite3 *
+db_handle(struct db *db)
+{
+	return db->h;
+}
+
+const char *
+db_errmsg(struct db *db)
+{
+	return sqlite3_errmsg(db->h);
+}
+
+int
+db_version(struct db *db, int *v)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*v = sqlite3_column_int(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+db_check_schema(struct db *db, char *err, size_t errlen)
+{
+	int v;
+
+	if (db_version(db, &v) != 0) {
+		snprintf(err, errlen, "database %s: cannot read schema version: %s",
+		    db->path, sqlite3_errmsg(db->h));
+		return -1;
+	}
+	if (v == 0) {
+		snprintf(err, errlen, "database %s has no schema (run cubbyctl init)",
+		    db->path);
+		return -1;
+	}
+	if (v < db_schema_latest) {
+		snprintf(err, errlen, "database %s is at schema %d, this cubby needs "
+		    "%d: run cubbyctl migrate", db->path, v, db_schema_latest);
+		return -1;
+	}
+	if (v > db_schema_latest) {
+		snprintf(err, errlen, "database %s is at schema %d, newer than this "
+		    "cubby (%d): upgrade cubby", db->path, v, db_schema_latest);
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_migrate(struct db *db, int *from, int *to, char *err, size_t errlen)
+{
+	int v;
+
+	if (db_begin(db) != 0 || db_version(db, &v) != 0) {
+		snprintf(err, errlen, "database %s: %s", db->path,
+		    sqlite3_errmsg(db->h));
+		db_rollback(db);
+		return -1;
+	}
+	db_rollback(db);
+	*from = *to = v;
+	if (v > db_schema_latest) {
+		snprintf(err, errlen, "database %s is at schema %d, newer than this "
+		    "cubby (%d): refusing to touch it", db->path, v, db_schema_latest);
+		return -1;
+	}
+	while (v < db_schema_latest) {
+		char pragma[64];
+		int cur;
+
+		/* Re-read inside the write lock: another process may have
+		 * migrated meanwhile. */
+		if (db_begin(db) != 0 || db_version(db, &cur) != 0)
+			goto fail;
+		if (cur != v) {
+			db_rollback(db);
+			v = cur;
+			continue;
+		}
+		if (sqlite3_exec(db->h, db_migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+		if (sqlite3_exec(db->h, pragma, NULL, NULL, NULL) != SQLITE_OK ||
+		    db_commit(db) != 0)
+			goto fail;
+		v++;
+		*to = v;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "migration %d of %s failed: %s", v + 1, db->path,
+	    sqlite3_errmsg(db->h));
+	db_rollback(db);
+	return -1;
+}
+
+sqlite3_stmt *
+db_prep(struct db *db, const char *sql)
+{
+	size_t h = ((uintptr_t)sql >> 3) % STMT_CACHE;
+	sqlite3_stmt *st;
+
+	for (size_t i = 0; i < STMT_CACHE; i++) {
+		struct cache_ent *e = &db->cache[(h + i) % STMT_CACHE];
+		if (e->sql == sql) {
+			sqlite3_reset(e->st);
+			sqlite3_clear_bindings(e->st);
+			return e->st;
+		}
+		if (e->sql == NULL) {
+			if (sqlite3_prepare_v3(db->h, sql, -1,
+			    SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+				log_err("db: prepare failed: %s", sqlite3_errmsg(db->h));
+				return NULL;
+			}
+			e->sql = sql;
+			e->st = st;
+			return st;
+		}
+	}
+	log_err("db: statement cache full");
+	return NULL;
+}
+
+int
+db_exec(struct db *db, const char *sql)
+{
+	if (sqlite3_exec(db->h, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		log_err("db: %s", sqlite3_errmsg(db->h));
+		return -1;
+	}
+	return 0;
+}
+
+int
+db_begin(struct db *db)
+{
+	return sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
+	    ? 0 : -1;
+}
+
+int
+db_commit(struct db *db)
+{
+	return sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+void
+db_rollback(struct db *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+db_ping(struct db *db)
+{
+	static const char sql[] = "SELECT count(*) FROM settings";
+	struct stat st;
+	sqlite3_stmt *q;
+	int rc;
+
+	/* A moved, deleted or replaced file still answers through the open
+	 * descriptor; what clients would reach next time is gone. */
+	if (stat(db->path, &st) != 0 || st.st_dev != db->dev ||
+	    st.st_ino != db->ino)
+		return -1;
+	if ((q = db_prep(db, sql)) == NULL)
+		return -1;
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
