@@ -1,0 +1,236 @@
+// harness.mjs - starts the real thing for the API tests: cubbyctl init, the
+// cubby-fcgi pool on a unix socket, and a real lighttpd and a real nginx in
+// front of it, each on a free loopback port. The front-end configs are the
+// shipped templates in etc/ with test paths substituted, exactly as `make`
+// substitutes install paths.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const srcdir = process.env.CUBBY_SRCDIR || path.resolve(here, '../..');
+export const builddir = process.env.CUBBY_BUILDDIR || path.join(srcdir, 'build');
+export const bin = (name) => path.join(builddir, name);
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// The same substitution Makefile.am's $(edit) does.
+export function renderTemplate(rel, dirs) {
+  let text = fs.readFileSync(path.join(srcdir, rel + '.in'), 'utf8');
+  for (const [k, v] of Object.entries(dirs)) text = text.split(`@${k}@`).join(v);
+  return text;
+}
+
+function which(cmd) {
+  for (const d of (process.env.PATH || '').split(':').concat(['/usr/sbin', '/sbin'])) {
+    const p = path.join(d, cmd);
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+  }
+  throw new Error(`${cmd} not found: install it (contrib/dev.sh deps)`);
+}
+
+async function waitFor(fn, what, ms = 10000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try { if (await fn()) return; } catch (e) { last = e; }
+    await sleep(25);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
+}
+
+export class Stack {
+  constructor(opts = {}) {
+    this.opts = opts;
+    this.procs = [];
+    this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cubby-api-'));
+    fs.chmodSync(this.tmp, 0o755);   // nginx workers run as nobody
+    this.dirs = {
+      bindir: builddir,
+      sysconfdir: path.join(this.tmp, 'etc'),
+      localstatedir: path.join(this.tmp, 'var'),
+      runstatedir: path.join(this.tmp, 'run'),
+    };
+    this.socket = path.join(this.dirs.runstatedir, 'cubby', 'cubby.sock');
+    this.confPath = path.join(this.dirs.sysconfdir, 'cubby', 'cubby.conf');
+    this.poolLog = path.join(this.tmp, 'cubby.log');
+    this.fronts = [];
+  }
+
+  writeConfig(extra = {}) {
+    fs.mkdirSync(path.dirname(this.confPath), { recursive: true });
+    fs.mkdirSync(path.dirname(this.socket), { recursive: true });
+    let conf = renderTemplate('etc/cubby.conf.sample', this.dirs);
+    // Test-only settings, appended: the last value of a key wins.
+    const settings = { listen_mode: '0666', workers: '2', busy_timeout_ms: '10000',
+      drain_timeout: '10', log_level: 'info', ...this.opts.config, ...extra };
+    conf += '\n# test overrides\n' + Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n';
+    fs.writeFileSync(this.confPath, conf);
+  }
+
+  env(extra = {}) {
+    const env = { ...process.env, CUBBY_CONFIG: this.confPath, ...extra };
+    for (const k of Object.keys(env)) if (k.startsWith('CUBBY_') && k !== 'CUBBY_CONFIG' &&
+        k !== 'CUBBY_SRCDIR' && k !== 'CUBBY_BUILDDIR') delete env[k];
+    if (this.opts.asanLog) env.ASAN_OPTIONS = (env.ASAN_OPTIONS || '');
+    return env;
+  }
+
+  ctl(...args) {
+    const r = spawnSync(bin('cubbyctl'), ['-c', this.confPath, ...args], { env: this.env(), encoding: 'utf8' });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  init() {
+    this.writeConfig();
+    const r = this.ctl('init');
+    if (r.status !== 0) throw new Error(`cubbyctl init failed: ${r.stderr}`);
+    const m = /admin key \(shown once, store it now\): (\S+)/.exec(r.stdout);
+    this.adminKey = m && m[1];
+    return r;
+  }
+
+  startPool(args = []) {
+    const log = fs.openSync(this.poolLog, 'a');
+    const p = spawn(bin('cubby-fcgi'), ['-c', this.confPath, ...args],
+      { env: this.env(), stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    this.pool = p;
+    this.procs.push(p);
+    return p;
+  }
+
+  async startLighttpd(snippet = 'etc/lighttpd-cubby.conf') {
+    const port = await freePort();
+    const dir = path.join(this.tmp, 'lighttpd-' + port);
+    fs.mkdirSync(path.join(dir, 'www'), { recursive: true });
+    const inc = path.join(dir, 'cubby.conf');
+    fs.writeFileSync(inc, renderTemplate(snippet, this.dirs));
+    fs.writeFileSync(path.join(dir, 'lighttpd.conf'), [
+      `server.document-root = "${dir}/www"`,
+      `server.bind = "127.0.0.1"`,
+      `server.port = ${port}`,
+      `server.errorlog = "${dir}/error.log"`,
+      `server.max-request-size = 2097152`,
+      `include "${inc}"`, '',
+    ].join('\n'));
+    const p = spawn(which('lighttpd'), ['-D', '-f', path.join(dir, 'lighttpd.conf')],
+      { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'stderr.log'), 'a')] });
+    this.procs.push(p);
+    const front = { name: 'lighttpd', port, base: `http://127.0.0.1:${port}`, proc: p, dir };
+    this.fronts.push(front);
+    return front;
+  }
+
+  async startNginx(snippet = 'etc/nginx-cubby.conf') {
+    const port = await freePort();
+    const dir = path.join(this.tmp, 'nginx-' + port);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.copyFileSync('/etc/nginx/fastcgi_params', path.join(dir, 'fastcgi_params'));
+    fs.writeFileSync(path.join(dir, 'cubby.conf'), renderTemplate(snippet, this.dirs));
+    fs.writeFileSync(path.join(dir, 'nginx.conf'), [
+      'daemon off;', 'worker_processes 1;', `pid ${dir}/nginx.pid;`,
+      `error_log ${dir}/error.log warn;`,
+      'events { worker_connections 1024; }',
+      'http {', '  access_log off;',
+      ...['client_body', 'fastcgi', 'proxy', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t}_temp;`),
+      `  server { listen 127.0.0.1:${port}; include ${dir}/cubby.conf; }`, '}', '',
+    ].join('\n'));
+    const p = spawn(which('nginx'), ['-p', dir, '-c', path.join(dir, 'nginx.conf')],
+      { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'stderr.log'), 'a')] });
+    this.procs.push(p);
+    const front = { name: 'nginx', port, base: `http://127.0.0.1:${port}`, proc: p, dir };
+    this.fronts.push(front);
+    return front;
+  }
+
+  // The usual stack: init, pool, lighttpd and nginx, all answering.
+  async start() {
+    this.init();
+    this.startPool();
+    await waitFor(() => fs.existsSync(this.socket), 'the pool socket');
+    await this.startLighttpd();
+    await this.startNginx();
+    for (const f of this.fronts) await this.waitHealthy(f);
+    return this;
+  }
+
+  async waitHealthy(front) {
+    await waitFor(async () => (await fetch(front.base + '/health')).status === 200,
+      `${front.name} -> cubby /health`);
+  }
+
+  log() {
+    try { return fs.readFileSync(this.poolLog, 'utf8'); } catch { return ''; }
+  }
+
+  // Pids of the pool's children (workers and the jobs worker).
+  children(pid = this.pool.pid) {
+    try {
+      const t = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+      return t ? t.split(/\s+/).map(Number) : [];
+    } catch { return []; }
+  }
+
+  // Children that are request workers: they hold the listening socket; the
+  // jobs worker closes it.
+  workerPids(pid = this.pool.pid) {
+    return this.children(pid).filter((c) => {
+      try {
+        return fs.readdirSync(`/proc/${c}/fd`).some((fd) => {
+          try { return fs.readlinkSync(`/proc/${c}/fd/${fd}`).startsWith('socket:'); } catch { return false; }
+        });
+      } catch { return false; }
+    });
+  }
+
+  async stop() {
+    for (const p of this.procs.reverse()) {
+      if (p.exitCode === null && p.signalCode === null) {
+        p.kill('SIGTERM');
+        await Promise.race([new Promise((r) => p.once('exit', r)), sleep(5000)]);
+        if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+      }
+    }
+    if (!process.env.CUBBY_KEEP_TMP) fs.rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+// A raw HTTP/1.1 exchange, for requests fetch() refuses to send.
+export function rawHttp(port, text, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    const chunks = [];
+    const timer = setTimeout(() => { s.destroy(); reject(new Error('raw request timed out')); }, timeoutMs);
+    s.on('data', (d) => chunks.push(d));
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    s.on('close', () => {
+      clearTimeout(timer);
+      const all = Buffer.concat(chunks).toString('latin1');
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(all);
+      const i = all.indexOf('\r\n\r\n');
+      resolve({ status: m ? Number(m[1]) : 0, head: i >= 0 ? all.slice(0, i) : all,
+        body: i >= 0 ? all.slice(i + 4) : '' });
+    });
+    s.write(text);
+  });
+}
+
+// Run fn(front) as one subtest per front server.
+export function eachFront(t, stack, fn) {
+  return Promise.all(stack.fronts.map((f) => t.test(f.name, () => fn(f))));
+}

@@ -1,0 +1,100 @@
+// ops.test.mjs - /health, /ready and /metrics through lighttpd and nginx.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Stack, eachFront, sleep } from './harness.mjs';
+
+const stack = new Stack();
+before(() => stack.start());
+after(() => stack.stop());
+
+test('GET /health answers in the KV document shape', (t) => eachFront(t, stack, async (f) => {
+  const r = await fetch(f.base + '/health');
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type'), /^application\/json/);
+  assert.match(r.headers.get('x-request-id'), /^[0-9a-f]{20}$/);
+  const body = await r.json();
+  assert.equal(body.status, 'ok');
+  assert.equal(body.storage, 'ok');
+  assert.equal(typeof body.version, 'string');
+}));
+
+test('HEAD /health has the headers and no body', (t) => eachFront(t, stack, async (f) => {
+  const r = await fetch(f.base + '/health', { method: 'HEAD' });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-length'), '48');
+  assert.equal((await r.text()).length, 0);
+}));
+
+test('a sane client X-Request-Id is echoed, a bad one replaced', (t) => eachFront(t, stack, async (f) => {
+  let r = await fetch(f.base + '/health', { headers: { 'X-Request-Id': 'client-abc.123' } });
+  assert.equal(r.headers.get('x-request-id'), 'client-abc.123');
+  r = await fetch(f.base + '/health', { headers: { 'X-Request-Id': 'has spaces and "quotes"' } });
+  assert.match(r.headers.get('x-request-id'), /^[0-9a-f]{20}$/);
+}));
+
+test('GET /ready is 200 while the database answers', (t) => eachFront(t, stack, async (f) => {
+  const r = await fetch(f.base + '/ready');
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), { status: 'ok', storage: 'ok', version: (await (await fetch(f.base + '/health')).json()).version });
+}));
+
+test('GET /ready is 503 degraded while the database is gone, 200 when back', async () => {
+  const data = path.join(stack.dirs.localstatedir, 'lib', 'cubby');
+  const moved = data + '.away';
+  fs.renameSync(data, moved);
+  try {
+    for (const f of stack.fronts) {
+      // every worker must notice, whichever answers: ask several times
+      for (let i = 0; i < 6; i++) {
+        const r = await fetch(f.base + '/ready');
+        assert.equal(r.status, 503, `${f.name} try ${i}`);
+        assert.deepEqual(await r.json(), { status: 'degraded', storage: 'error', version: '0.1.0' });
+      }
+      // liveness does not depend on storage
+      assert.equal((await fetch(f.base + '/health')).status, 200);
+    }
+  } finally {
+    fs.renameSync(moved, data);
+  }
+  // workers retry opening at most once a second
+  await sleep(1100);
+  for (const f of stack.fronts)
+    for (let i = 0; i < 6; i++)
+      assert.equal((await fetch(f.base + '/ready')).status, 200, `${f.name} recovered, try ${i}`);
+});
+
+function metricValue(text, series) {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+test('GET /metrics counts the whole pool, whichever worker answers', (t) => eachFront(t, stack, async (f) => {
+  const series = 'cubby_requests_total{route="GET /health",status="200"}';
+  const before = metricValue(await (await fetch(f.base + '/metrics')).text(), series);
+  const n = 40;
+  await Promise.all(Array.from({ length: n }, () => fetch(f.base + '/health').then((r) => r.text())));
+  const r = await fetch(f.base + '/metrics');
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+  const text = await r.text();
+  // Other subtests may run in between on the other front: at least n more.
+  assert.ok(metricValue(text, series) - before >= n, `counted ${metricValue(text, series) - before} of ${n}`);
+  assert.equal(metricValue(text, 'cubby_workers_alive'), 2);
+  assert.match(text, /# TYPE cubby_request_duration_seconds histogram/);
+  assert.match(text, /cubby_request_duration_seconds_bucket\{route="GET \/health",le="\+Inf"\} \d+/);
+  assert.match(text, /cubby_response_bytes_total \d+/);
+  assert.match(text, /cubby_request_bytes_total \d+/);
+  assert.match(text, /cubby_worker_restarts_total \d+/);
+}));
+
+test('the access log has one line per request and never a query string', async () => {
+  const marker = 'rid-' + Date.now();
+  await fetch(stack.fronts[0].base + '/health?access_token=sekrit-token-value', { headers: { 'X-Request-Id': marker } });
+  await sleep(50);
+  const lines = stack.log().split('\n').filter((l) => l.includes(marker));
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /access rid=rid-\d+ GET \/health 200 /);
+  assert.ok(!stack.log().includes('sekrit-token-value'), 'a credential in the query reached the log');
+});
