@@ -98,7 +98,17 @@ main(int argc, char **argv)
 	if (router_init(cb_routes, cb_nroutes) != 0)
 		return 1;
 
-	if (*cfg.listen) {
+	/* Where requests come from, most explicit first: --listen; a socket
+	 * handed over as fd 0; plain CGI (a web server running us per request,
+	 * even if the shared config names a socket); the config's listen. */
+	if (listen_arg == NULL && fd_is_listener(0)) {
+		fd = 0;
+	} else if (listen_arg == NULL && getenv("GATEWAY_INTERFACE") != NULL) {
+		log_init("cubby-cgi", log_level_parse(cfg.log_level));
+		rc = cgi_main(&cfg);
+		config_free(&cfg);
+		return rc;
+	} else if (*cfg.listen) {
 		fd = listen_open(cfg.listen, cfg.listen_mode, cfg.listen_owner,
 		    (int)cfg.backlog, err, sizeof err);
 		if (fd < 0) {
@@ -106,14 +116,6 @@ main(int argc, char **argv)
 			return 1;
 		}
 		created_unix = strncmp(cfg.listen, "unix:", 5) == 0;
-	} else if (fd_is_listener(0)) {
-		fd = 0;
-	} else if (getenv("GATEWAY_INTERFACE") != NULL) {
-		/* Plain CGI: one request, then exit. */
-		log_init("cubby-cgi", log_level_parse(cfg.log_level));
-		rc = cgi_main(&cfg);
-		config_free(&cfg);
-		return rc;
 	} else {
 		log_err("no socket: give --listen (or 'listen' in the config), or "
 		    "start cubby-fcgi from a FastCGI spawner");
