@@ -1,0 +1,120 @@
+#!/bin/sh
+# dev.sh - set up, serve and test Cubby from a checkout on Debian.
+#   contrib/dev.sh serve   install what is missing, build, initialise ./var and
+#                          serve Cubby behind lighttpd on http://127.0.0.1:8080
+#   contrib/dev.sh test    install what is missing, build and run every test
+#   contrib/dev.sh deps    only install the Debian packages
+# Never touches anything outside the checkout but apt packages.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+BUILD_DEPS="build-essential autoconf automake libtool pkg-config libfcgi-dev
+libsqlite3-dev libgcrypt20-dev libjson-c-dev libcurl4-openssl-dev"
+RUN_DEPS="lighttpd sqlite3"
+TEST_DEPS="nginx-light spawn-fcgi gdb nodejs wrk"
+
+deps() {
+	missing=""
+	for p in $BUILD_DEPS $RUN_DEPS ${1:-}; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+			missing="$missing $p"
+	done
+	# node >= 20 may come from outside Debian; then nodejs is not needed
+	case "$missing" in *nodejs*)
+		if command -v node >/dev/null 2>&1 &&
+		    [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]; then
+			missing=$(echo "$missing" | sed 's/ nodejs//')
+		fi;;
+	esac
+	[ -z "$missing" ] && return 0
+	echo "dev.sh: installing:$missing"
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	# Debian starts the packaged servers; Cubby's tests run their own.
+	for svc in nginx lighttpd; do
+		$sudo service "$svc" stop >/dev/null 2>&1 || true
+	done
+}
+
+build() {
+	dir=$1; shift
+	[ -x configure ] || autoreconf -fi
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/Makefile" ]; then
+		(cd "$dir" && ../configure -q "$@")
+	fi
+	make -C "$dir" -s -j"$(nproc)"
+}
+
+serve() {
+	deps
+	build build --enable-werror
+	var="$top/var"
+	mkdir -p "$var/run" "$var/www"
+	conf="$var/cubby.conf"
+	if [ ! -f "$conf" ]; then
+		cat > "$conf" <<-CONF
+		# written by contrib/dev.sh serve
+		listen = unix:$var/run/cubby.sock
+		listen_mode = 0666
+		data_dir = $var/data
+		workers = 2
+		log_level = info
+		CONF
+	fi
+	CUBBY_CONFIG=$conf ./build/cubbyctl init
+	cat > "$var/lighttpd.conf" <<-CONF
+	server.document-root = "$var/www"
+	server.bind = "127.0.0.1"
+	server.port = 8080
+	server.errorlog = "$var/lighttpd.err"
+	CONF
+	# The shipped bin-path snippet, with this checkout's paths.
+	sed -e "s|@runstatedir@/cubby/cubby.sock|$var/run/cubby.sock|g" \
+	    -e "s|@bindir@|$top/build|g" \
+	    -e "s|@sysconfdir@/cubby/cubby.conf|$conf|g" \
+	    etc/lighttpd-cubby-spawn.conf.in >> "$var/lighttpd.conf"
+	sed -i 's|^listen = .*|listen =|' "$conf"   # lighttpd hands over the socket
+	echo
+	echo "Cubby is serving on http://127.0.0.1:8080 (Ctrl-C stops it). Try:"
+	echo "  curl -s http://127.0.0.1:8080/health"
+	echo "Logs: $var/lighttpd.err"
+	exec lighttpd -D -f "$var/lighttpd.conf"
+}
+
+run_tests() {
+	deps "$TEST_DEPS"
+	# Tests run on an ASan + UBSan build: any report fails the run.
+	build build-test --enable-werror --enable-asan --enable-ubsan
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0:halt_on_error=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	rc=0
+	make -C build-test -s check VERBOSE=1 >build-test/check.out 2>&1 || rc=$?
+	grep -E '^(PASS|FAIL|XFAIL|XPASS|ERROR|SKIP):' build-test/check.out || true
+	[ $rc -eq 0 ] || cat build-test/check.out | tail -n 200
+	# Sanitizer reports fail the run (the API harness also fails on one in
+	# a pool log, and keeps it as build-test/sanitizer-*.log).
+	if grep -l -E 'ERROR: AddressSanitizer|runtime error:' \
+	    build-test/tests/*/*.log build-test/sanitizer-*.log 2>/dev/null; then
+		echo "dev.sh: sanitizer reports found"
+		rc=1
+	fi
+	# One closing line counting every test point: unit TAP + API subtests.
+	passed=$(cat build-test/tests/unit/*.log build-test/tests/api/*.log 2>/dev/null |
+	    grep -cE '^ *ok [0-9]+' || true)
+	failed=$(cat build-test/tests/unit/*.log build-test/tests/api/*.log 2>/dev/null |
+	    grep -cE '^ *not ok [0-9]+' || true)
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ] || rc=1
+	return $rc
+}
+
+case "${1:-}" in
+serve) serve ;;
+test) run_tests ;;
+deps) deps "$TEST_DEPS" ;;
+*) echo "usage: contrib/dev.sh serve|test|deps" >&2; exit 2 ;;
+esac

@@ -206,6 +206,14 @@ export class Stack {
         if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
       }
     }
+    // A sanitizer report from any pool process fails the run; the log is
+    // kept next to the build for reading.
+    const log = this.log();
+    if (/ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/.test(log)) {
+      const keep = path.join(builddir, `sanitizer-${path.basename(this.tmp)}.log`);
+      fs.writeFileSync(keep, log);
+      throw new Error(`sanitizer report in the pool log, kept in ${keep}`);
+    }
     if (!process.env.CUBBY_KEEP_TMP) fs.rmSync(this.tmp, { recursive: true, force: true });
   }
 }
