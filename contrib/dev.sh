@@ -104,7 +104,7 @@ run_tests() {
 	fi
 	# One closing line counting every test point: unit TAP + API subtests.
 	passed=$(cat build-test/tests/unit/*.log build-test/tests/api/*.log 2>/dev/null |
-	    grep -cE '^ *ok [0-9]+' || true)
+	    grep -E '^ *ok [0-9]+' | grep -vc '# SKIP' || true)
 	failed=$(cat build-test/tests/unit/*.log build-test/tests/api/*.log 2>/dev/null |
 	    grep -cE '^ *not ok [0-9]+' || true)
 	echo "$passed passed, $failed failed"

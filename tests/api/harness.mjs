@@ -114,12 +114,14 @@ export class Stack {
     return p;
   }
 
+  // snippet: a template under etc/ (rendered with this stack's paths), or
+  // { text } already rendered.
   async startLighttpd(snippet = 'etc/lighttpd-cubby.conf') {
     const port = await freePort();
     const dir = path.join(this.tmp, 'lighttpd-' + port);
     fs.mkdirSync(path.join(dir, 'www'), { recursive: true });
     const inc = path.join(dir, 'cubby.conf');
-    fs.writeFileSync(inc, renderTemplate(snippet, this.dirs));
+    fs.writeFileSync(inc, snippet.text ?? renderTemplate(snippet, this.dirs));
     fs.writeFileSync(path.join(dir, 'lighttpd.conf'), [
       `server.document-root = "${dir}/www"`,
       `server.bind = "127.0.0.1"`,
@@ -141,7 +143,7 @@ export class Stack {
     const dir = path.join(this.tmp, 'nginx-' + port);
     fs.mkdirSync(dir, { recursive: true });
     fs.copyFileSync('/etc/nginx/fastcgi_params', path.join(dir, 'fastcgi_params'));
-    fs.writeFileSync(path.join(dir, 'cubby.conf'), renderTemplate(snippet, this.dirs));
+    fs.writeFileSync(path.join(dir, 'cubby.conf'), snippet.text ?? renderTemplate(snippet, this.dirs));
     fs.writeFileSync(path.join(dir, 'nginx.conf'), [
       'daemon off;', 'worker_processes 1;', `pid ${dir}/nginx.pid;`,
       `error_log ${dir}/error.log warn;`,

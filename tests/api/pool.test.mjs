@@ -325,3 +325,19 @@ test('cubbyctl init: 0600 master key, admin key printed once, rotate makes a new
     assert.match(bad.stderr, /readable by others; chmod 600 it/);
   } finally { await s.stop(); }
 });
+
+test('--listen host:port serves over TCP behind nginx', async () => {
+  const s = new Stack();
+  try {
+    s.init();
+    const port = await freePort();
+    s.startPool(['--listen', `127.0.0.1:${port}`]);
+    // The shipped nginx snippet, pointed at the TCP address instead.
+    const text = renderTemplate('etc/nginx-cubby.conf', s.dirs).replace(`unix:${s.socket}`, `127.0.0.1:${port}`);
+    assert.ok(text.includes(`fastcgi_pass 127.0.0.1:${port};`));
+    const f = await s.startNginx({ text });
+    await s.waitHealthy(f);
+    assert.equal((await fetch(f.base + '/ready')).status, 200);
+    assert.ok(!fs.existsSync(s.socket), 'no unix socket was created');
+  } finally { await s.stop(); }
+});
