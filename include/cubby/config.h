@@ -1,0 +1,40 @@
+/* config.h - the operator's settings: a key = value file, each key
+ * overridable by the environment variable CUBBY_<KEY>.
+ * Parsing lives here, apart from the code it configures. */
+#ifndef CUBBY_CONFIG_H
+#define CUBBY_CONFIG_H
+
+#include <stddef.h>
+
+struct cb_config {
+	char *listen;           /* "" = inherit fd 0 (or CGI); unix:/p or host:port */
+	long long listen_mode;  /* permissions of a unix socket, e.g. 0660 */
+	char *listen_owner;     /* user[:group] for a unix socket, "" = unchanged */
+	long long backlog;
+	long long workers;      /* 0 = number of CPUs */
+	long long max_requests; /* recycle a worker after this many, 0 = never */
+	long long drain_timeout;/* seconds SIGTERM waits for in-flight requests */
+	char *data_dir;
+	char *db_path;          /* "" = data_dir/cubby.db */
+	char *master_key_file;  /* "" = data_dir/master.key */
+	char *synchronous;      /* normal | full */
+	long long busy_timeout_ms;
+	char *log_level;        /* error | warn | info | debug */
+	int access_log;
+	char *base_path;        /* URL prefix stripped before routing, "" = none */
+	char *admin_api_key;    /* file API admin key; also ADMIN_API_KEY */
+	long long max_body;     /* default cap for routes without their own */
+	char *config_path;      /* the file that was read, or "" */
+};
+
+/* Defaults, then the file at path (NULL: $CUBBY_CONFIG or the installed
+ * default if present), then the environment. 0 on success; otherwise -1
+ * with a message in err. The strings are owned by cfg. */
+int config_load(struct cb_config *cfg, const char *path, char *err,
+    size_t errlen);
+/* Release what config_load allocated. */
+void config_free(struct cb_config *cfg);
+/* Number of worker processes to run (resolves workers = 0). */
+int config_workers(const struct cb_config *cfg);
+
+#endif
