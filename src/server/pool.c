@@ -180,7 +180,7 @@ top_up(const struct cb_config *cfg, int listen_fd)
 	}
 	if (now_mono_us() >= next_spawn_us) {
 		while (workers < want && spawn(cfg, listen_fd, SLOT_WORKER) == 0)
-			workers++;
+			metrics_set_workers_alive(++workers);
 		if (jobs == 0 && spawn(cfg, listen_fd, SLOT_JOBS) == 0)
 			jobs++;
 	}

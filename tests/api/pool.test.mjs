@@ -18,6 +18,15 @@ function metric(text, name) {
   return line ? Number(line.split(' ')[1]) : NaN;
 }
 
+// The gauge's value once it reads `want`, or its last value after 3 s (the
+// first worker can answer before the master has forked the next one).
+async function waitMetric(front, name, want) {
+  let v;
+  for (const end = Date.now() + 3000; v !== want && Date.now() < end; await sleep(20))
+    v = metric(await (await fetch(front.base + '/metrics')).text(), name);
+  return v;
+}
+
 // Hammer base+path from `conc` loops until stop() is called.
 function load(bases, conc = 6, urlPath = '/health') {
   let running = true, ok = 0;
@@ -201,8 +210,8 @@ test('lighttpd bin-path starts the pool from the shipped snippet', async () => {
     s.init();
     const f = await s.startLighttpd('etc/lighttpd-cubby-spawn.conf');
     await s.waitHealthy(f);
-    const m = await (await fetch(f.base + '/metrics')).text();
-    assert.equal(metric(m, 'cubby_workers_alive'), 2, 'one pool with its own workers, not one per lighttpd proc');
+    // The first worker can answer before the master has forked the second.
+    assert.equal(await waitMetric(f, 'cubby_workers_alive', 2), 2, 'one pool with its own workers, not one per lighttpd proc');
     const r = await fetch(f.base + '/ready');
     assert.equal(r.status, 200);
     // lighttpd stops the pool when it stops; no orphan workers stay behind
@@ -232,8 +241,7 @@ test('contrib/spawn-fcgi.sh starts the pool behind nginx', async () => {
     const f = await s.startNginx();
     await s.waitHealthy(f);
     assert.equal((await fetch(f.base + '/ready')).status, 200);
-    const m = await (await fetch(f.base + '/metrics')).text();
-    assert.equal(metric(m, 'cubby_workers_alive'), 2);
+    assert.equal(await waitMetric(f, 'cubby_workers_alive', 2), 2);
   } finally {
     if (pid) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
     await sleep(300);
