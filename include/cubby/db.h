@@ -21,6 +21,10 @@ enum { DB_OPEN_EXISTING = 0, DB_OPEN_CREATE = 1 };
  * message in err. flags: DB_OPEN_CREATE to create a missing file. */
 int db_open(const struct cb_config *cfg, int flags, struct db **out,
     char *err, size_t errlen);
+/* Open an existing database and check that its schema is this binary's:
+ * 0, or -1 with the reason and the fixing command in err. */
+int db_open_current(const struct cb_config *cfg, struct db **out, char *err,
+    size_t errlen);
 void db_close(struct db *db);
 sqlite3 *db_handle(struct db *db);
 /* The file's schema version into *v; 0 or -1. */

@@ -21,6 +21,8 @@ int64_t now_unix_ms(void);
 void fmt_iso8601_ms(char *out, size_t outlen, int64_t unix_ms);
 /* Bounded copy that always NUL-terminates; returns strlen(src). */
 size_t strlcpy_cb(char *dst, const char *src, size_t dstlen);
+/* Value of one hex digit, or -1. */
+int hex_digit(int c);
 /* ASCII case-insensitive prefix test. */
 int has_prefix_ci(const char *s, const char *prefix);
 

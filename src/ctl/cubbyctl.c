@@ -157,11 +157,8 @@ cmd_rotate(const struct cb_config *cfg)
 	char err[512];
 	int rc;
 
-	if (open_db(cfg, DB_OPEN_EXISTING, &db) != 0)
-		return 1;
-	if (db_check_schema(db, err, sizeof err) != 0) {
+	if (db_open_current(cfg, &db, err, sizeof err) != 0) {
 		fprintf(stderr, "cubbyctl: %s\n", err);
-		db_close(db);
 		return 1;
 	}
 	rc = print_new_admin_key(cfg, db, 1);

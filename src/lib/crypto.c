@@ -13,6 +13,7 @@
 #include <gcrypt.h>
 
 #include "cubby/crypto.h"
+#include "cubby/util.h"
 
 int
 crypto_init(void)
@@ -80,18 +81,6 @@ hex_encode(char *out, const void *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int
-nib(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 hex_decode(void *out, size_t n, const char *hex, size_t hexlen)
 {
@@ -100,7 +89,7 @@ hex_decode(void *out, size_t n, const char *hex, size_t hexlen)
 	if (hexlen != 2 * n)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int hi = nib(hex[2 * i]), lo = nib(hex[2 * i + 1]);
+		int hi = hex_digit((unsigned char)hex[2 * i]), lo = hex_digit((unsigned char)hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		o[i] = (unsigned char)(hi << 4 | lo);

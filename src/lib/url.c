@@ -7,18 +7,7 @@
 
 #include "cubby/arena.h"
 #include "cubby/url.h"
-
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "cubby/util.h"
 
 long
 url_decode(char *dst, const char *src, size_t n, int plus_space)
@@ -31,8 +20,8 @@ url_decode(char *dst, const char *src, size_t n, int plus_space)
 			int hi, lo;
 			if (i + 2 >= n)
 				return -1;
-			hi = hexval((unsigned char)src[i + 1]);
-			lo = hexval((unsigned char)src[i + 2]);
+			hi = hex_digit((unsigned char)src[i + 1]);
+			lo = hex_digit((unsigned char)src[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -1;
 			dst[o++] = (char)(hi << 4 | lo);

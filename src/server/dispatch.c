@@ -202,14 +202,7 @@ ctx_db(struct cb_ctx *ctx)
 	if (now < ctx->db_retry_us)
 		return NULL;
 	ctx->db_retry_us = now + 1000000;
-	if (db_open(ctx->cfg, DB_OPEN_EXISTING, &ctx->db, err, sizeof err) != 0) {
+	if (db_open_current(ctx->cfg, &ctx->db, err, sizeof err) != 0)
 		log_err("%s", err);
-		return NULL;
-	}
-	if (db_check_schema(ctx->db, err, sizeof err) != 0) {
-		log_err("%s", err);
-		db_close(ctx->db);
-		ctx->db = NULL;
-	}
 	return ctx->db;
 }

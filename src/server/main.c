@@ -38,17 +38,13 @@ check_database(const struct cb_config *cfg)
 {
 	struct db *db;
 	char err[512];
-	int rc;
 
-	if (db_open(cfg, DB_OPEN_EXISTING, &db, err, sizeof err) != 0) {
-		log_err("%s", err);
+	if (db_open_current(cfg, &db, err, sizeof err) != 0) {
+		log_err("refusing to serve: %s", err);
 		return -1;
 	}
-	rc = db_check_schema(db, err, sizeof err);
-	if (rc != 0)
-		log_err("refusing to serve: %s", err);
 	db_close(db);
-	return rc;
+	return 0;
 }
 
 int

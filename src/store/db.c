@@ -81,6 +81,20 @@ fail:
 	return -1;
 }
 
+int
+db_open_current(const struct cb_config *cfg, struct db **out, char *err,
+    size_t errlen)
+{
+	if (db_open(cfg, DB_OPEN_EXISTING, out, err, errlen) != 0)
+		return -1;
+	if (db_check_schema(*out, err, errlen) != 0) {
+		db_close(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 void
 db_close(struct db *db)
 {
