@@ -11,4 +11,25 @@ int ops_health(struct cb_req *r);
 int ops_ready(struct cb_req *r);
 int ops_metrics(struct cb_req *r);
 
+/* docs.c: the OpenAPI document and its explorer page */
+int docs_openapi(struct cb_req *r);
+int docs_explorer(struct cb_req *r);
+
+/* kv_auth.c: AUTH_BUCKET routes (called by the dispatcher) */
+int kv_route_auth(struct cb_req *r);
+/* kv_bucket.c */
+int kv_api_bucket_create(struct cb_req *r);
+int kv_api_bucket_get(struct cb_req *r);
+int kv_api_bucket_head(struct cb_req *r);
+int kv_api_bucket_patch(struct cb_req *r);
+int kv_api_bucket_delete(struct cb_req *r);
+int kv_api_txn(struct cb_req *r);
+int kv_api_token_create(struct cb_req *r);
+/* kv_key.c */
+int kv_api_get(struct cb_req *r);
+int kv_api_put(struct cb_req *r);
+int kv_api_delete(struct cb_req *r);
+int kv_api_incr(struct cb_req *r);
+int kv_api_list(struct cb_req *r);
+
 #endif

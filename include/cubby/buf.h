@@ -21,6 +21,8 @@ int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Append s (n bytes of UTF-8) as a quoted JSON string. 0 or -1 (cap). */
+int buf_json_string(struct buf *b, const char *s, size_t n);
 /* Contents as a C string (always valid, "" when empty). */
 const char *buf_cstr(struct buf *b);
 /* Forget the contents, keep the memory. */

@@ -25,6 +25,17 @@ void hex_encode(char *out, const void *in, size_t n);
 /* Decode exactly 2n hex chars into out[n]; 0 or -1. */
 int hex_decode(void *out, size_t n, const char *hex, size_t hexlen);
 
+#define CB_SEAL_OVERHEAD (12 + 16)   /* nonce + tag */
+
+/* AES-256-GCM: seal n bytes under key, bound to aad, into out (n +
+ * CB_SEAL_OVERHEAD bytes: nonce || ciphertext || tag). 0 or -1. */
+int aead_seal(const unsigned char key[CB_KEYLEN], const void *aad,
+    size_t aadlen, const void *in, size_t n, unsigned char *out);
+/* Open what aead_seal made (len bytes) into out (len - CB_SEAL_OVERHEAD).
+ * 0, or -1 if it was tampered with or the key or aad differ. */
+int aead_open(const unsigned char key[CB_KEYLEN], const void *aad,
+    size_t aadlen, const unsigned char *in, size_t len, void *out);
+
 /* Create the master key file (mode 0600, O_EXCL): 0, or -1 with errno. */
 int masterkey_create(const char *path);
 /* Load the master key; 0, or -1 with a message in err. */

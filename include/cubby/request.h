@@ -73,6 +73,8 @@ struct cb_req {
 	long long bytes_out;
 	int write_failed;
 
+	void *principal;            /* who is asking, set by the route's auth */
+
 	struct cb_error err;
 	char rid[33];
 	uint64_t t_start_us;
@@ -115,6 +117,9 @@ int resp_json(struct cb_req *r, int status, struct json_object *obj);
 /* A response without a body (204, 200 for HEAD...). Returns 0. */
 int resp_empty(struct cb_req *r, int status);
 
+/* snake_case name of a status, as the KV document's message table has it
+ * ("not_found", "method_not_allowed", ...). */
+const char *http_code_name(int status);
 /* Standard reason phrase for a status. */
 const char *http_reason(int status);
 

@@ -15,7 +15,13 @@ enum cb_auth {
 	AUTH_BUCKET,        /* KV bucket credentials, checked by the KV core */
 };
 
-enum cb_scope { SCOPE_NONE = 0, SCOPE_READ, SCOPE_WRITE, SCOPE_ADMIN };
+/* Tenant keys: read < write < admin. KV routes (AUTH_BUCKET) read the
+ * same field as the bucket permission they need; SCOPE_NONE there means
+ * the handler checks each key itself (transactions). */
+enum cb_scope {
+	SCOPE_NONE = 0, SCOPE_READ, SCOPE_WRITE, SCOPE_ADMIN,
+	SCOPE_ENUMERATE, SCOPE_DELETE,
+};
 
 #define BODY_NONE    0LL     /* no request body accepted */
 #define BODY_DEFAULT (-1LL)  /* the configured max_body */

@@ -81,6 +81,44 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
+int
+buf_json_string(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t start = 0;
+	int rc = buf_putc(b, '"');
+
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[7];
+		size_t el = 2;
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		rc = buf_append(b, s + start, i - start);
+		esc[0] = '\\';
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			el = 6;
+		}
+		if (rc == 0)
+			rc = buf_append(b, esc, el);
+		start = i + 1;
+	}
+	if (rc == 0)
+		rc = buf_append(b, s + start, n - start);
+	if (rc == 0)
+		rc = buf_putc(b, '"');
+	return rc;
+}
+
 const char *
 buf_cstr(struct buf *b)
 {

@@ -98,6 +98,51 @@ hex_decode(void *out, size_t n, const char *hex, size_t hexlen)
 }
 
 int
+aead_seal(const unsigned char key[CB_KEYLEN], const void *aad, size_t aadlen,
+    const void *in, size_t n, unsigned char *out)
+{
+	gcry_cipher_hd_t h;
+	int rc = -1;
+
+	crypto_random(out, 12);
+	if (gcry_cipher_open(&h, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_GCM, 0) != 0)
+		return -1;
+	if (gcry_cipher_setkey(h, key, CB_KEYLEN) == 0 &&
+	    gcry_cipher_setiv(h, out, 12) == 0 &&
+	    gcry_cipher_authenticate(h, aad, aadlen) == 0 &&
+	    gcry_cipher_encrypt(h, out + 12, n, in, n) == 0 &&
+	    gcry_cipher_gettag(h, out + 12 + n, 16) == 0)
+		rc = 0;
+	gcry_cipher_close(h);
+	return rc;
+}
+
+int
+aead_open(const unsigned char key[CB_KEYLEN], const void *aad, size_t aadlen,
+    const unsigned char *in, size_t len, void *out)
+{
+	gcry_cipher_hd_t h;
+	size_t n;
+	int rc = -1;
+
+	if (len < CB_SEAL_OVERHEAD)
+		return -1;
+	n = len - CB_SEAL_OVERHEAD;
+	if (gcry_cipher_open(&h, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_GCM, 0) != 0)
+		return -1;
+	if (gcry_cipher_setkey(h, key, CB_KEYLEN) == 0 &&
+	    gcry_cipher_setiv(h, in, 12) == 0 &&
+	    gcry_cipher_authenticate(h, aad, aadlen) == 0 &&
+	    gcry_cipher_decrypt(h, out, n, in + 12, n) == 0 &&
+	    gcry_cipher_checktag(h, in + 12 + n, 16) == 0)
+		rc = 0;
+	gcry_cipher_close(h);
+	if (rc != 0)
+		memset(out, 0, n);
+	return rc;
+}
+
+int
 masterkey_create(const char *path)
 {
 	unsigned char key[CB_KEYLEN];

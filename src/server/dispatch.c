@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cubby/api.h"
 #include "cubby/db.h"
 #include "cubby/log.h"
 #include "cubby/metrics.h"
@@ -134,6 +135,8 @@ check_auth(struct cb_req *r)
 	switch (r->route->auth) {
 	case AUTH_NONE:
 		return 0;
+	case AUTH_BUCKET:
+		return kv_route_auth(r);
 	default:
 		log_err("rid=%s route %s %s: no checker for its auth kind",
 		    r->rid, r->route->method, r->route->pattern);

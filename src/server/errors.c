@@ -13,9 +13,8 @@
 
 #include "cubby/server.h"
 
-/* The KV document's message table, by status. */
-static const char *
-kv_message(int status)
+const char *
+http_code_name(int status)
 {
 	switch (status) {
 	case 400: return "bad_request";
@@ -56,7 +55,7 @@ render_error(struct cb_req *r)
 	case DIALECT_KV:
 		json_object_object_add(e, "code", json_object_new_int(status));
 		json_object_object_add(e, "message",
-		    json_object_new_string(kv_message(status)));
+		    json_object_new_string(http_code_name(status)));
 		json_object_object_add(root, "error", e);
 		break;
 	case DIALECT_FILE:

@@ -14,9 +14,13 @@
 #endif
 
 #include "cubby/config.h"
+#include "cubby/db.h"
+#include "cubby/kv.h"
 #include "cubby/log.h"
 #include "cubby/pool.h"
 #include "cubby/server.h"
+
+#define SWEEP_EVERY 5   /* seconds between sweeps of expired KV keys */
 
 void
 jobs_main(const struct cb_config *cfg, int slot)
@@ -24,6 +28,7 @@ jobs_main(const struct cb_config *cfg, int slot)
 	struct cb_ctx ctx;
 	struct timespec tick = { 1, 0 };
 	sigset_t set;
+	unsigned long ticks = 0;
 
 #ifdef __linux__
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -47,7 +52,15 @@ jobs_main(const struct cb_config *cfg, int slot)
 			log_err("jobs: sigtimedwait: %s", strerror(errno));
 			break;
 		}
-		ctx_db(&ctx);   /* keep trying while the database is away */
+		if (ctx_db(&ctx) != NULL && ++ticks % SWEEP_EVERY == 0) {
+			/* Expired KV keys are invisible already; this frees them. */
+			int n;
+			while ((n = kv_sweep(ctx.db, 1000)) == 1000)
+				;
+			if (n < 0)
+				log_warn("jobs: kv sweep failed: %s", db_errmsg(ctx.db));
+		}
 	}
+	db_close(ctx.db);
 	_exit(0);
 }

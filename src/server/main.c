@@ -30,6 +30,7 @@ usage(FILE *f)
 	    "                      a listening socket (spawn-fcgi, lighttpd bin-path,\n"
 	    "                      mod_fcgid), or the request is plain CGI\n"
 	    "  -w, --workers N     worker processes (default: CPUs)\n"
+	    "  -R, --routes        print the route table and exit\n"
 	    "  -V, --version       print the version and exit\n");
 }
 
@@ -55,6 +56,7 @@ main(int argc, char **argv)
 		{ "listen",  required_argument, NULL, 'l' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "version", no_argument,       NULL, 'V' },
+		{ "routes",  no_argument,       NULL, 'R' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -63,12 +65,16 @@ main(int argc, char **argv)
 	char err[512];
 	int c, fd = -1, rc, created_unix = 0;
 
-	while ((c = getopt_long(argc, argv, "c:l:w:Vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:l:w:VRh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config_path = optarg; break;
 		case 'l': listen_arg = optarg; break;
 		case 'w': workers_arg = optarg; break;
 		case 'V': printf("cubby-fcgi %s\n", PACKAGE_VERSION); return 0;
+		case 'R':
+			for (size_t i = 0; i < cb_nroutes; i++)
+				printf("%s %s\n", cb_routes[i].method, cb_routes[i].pattern);
+			return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

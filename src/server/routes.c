@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "cubby/api.h"
+#include "cubby/kv.h"
 #include "cubby/router.h"
 
 const struct route cb_routes[] = {
@@ -12,6 +13,26 @@ const struct route cb_routes[] = {
 	{ "GET", "/health",  ops_health,  AUTH_NONE, SCOPE_NONE, BODY_NONE, DIALECT_KV },
 	{ "GET", "/ready",   ops_ready,   AUTH_NONE, SCOPE_NONE, BODY_NONE, DIALECT_KV },
 	{ "GET", "/metrics", ops_metrics, AUTH_NONE, SCOPE_NONE, BODY_NONE, DIALECT_KV },
+	{ "GET", "/api-docs/openapi.json", docs_openapi, AUTH_NONE, SCOPE_NONE, BODY_NONE, DIALECT_KV },
+	{ "GET", "/swagger-ui/", docs_explorer, AUTH_NONE, SCOPE_NONE, BODY_NONE, DIALECT_KV },
+
+	/* key-value (shared/seeds/kv-api.txt); AUTH_BUCKET reads min_scope as
+	 * the bucket permission the route needs */
+	{ "POST",   "/api/v1/",                  kv_api_bucket_create, AUTH_NONE,   SCOPE_NONE,      KV_FORM_MAX,  DIALECT_KV },
+	{ "GET",    "/api/v1/{bucket}",          kv_api_bucket_get,    AUTH_BUCKET, SCOPE_ADMIN,     BODY_NONE,    DIALECT_KV },
+	{ "HEAD",   "/api/v1/{bucket}",          kv_api_bucket_head,   AUTH_BUCKET, SCOPE_ADMIN,     BODY_NONE,    DIALECT_KV },
+	{ "PATCH",  "/api/v1/{bucket}",          kv_api_bucket_patch,  AUTH_BUCKET, SCOPE_ADMIN,     KV_FORM_MAX,  DIALECT_KV },
+	{ "DELETE", "/api/v1/{bucket}",          kv_api_bucket_delete, AUTH_BUCKET, SCOPE_ADMIN,     BODY_NONE,    DIALECT_KV },
+	{ "POST",   "/api/v1/{bucket}",          kv_api_txn,           AUTH_BUCKET, SCOPE_NONE,      KV_TXN_BODY,  DIALECT_KV },
+	{ "DELETE", "/api/v1/{bucket}/",         kv_api_bucket_delete, AUTH_BUCKET, SCOPE_ADMIN,     BODY_NONE,    DIALECT_KV },
+	{ "GET",    "/api/v1/{bucket}/",         kv_api_list,          AUTH_BUCKET, SCOPE_ENUMERATE, BODY_NONE,    DIALECT_KV },
+	{ "POST",   "/api/v1/{bucket}/tokens/",  kv_api_token_create,  AUTH_BUCKET, SCOPE_ADMIN,     KV_FORM_MAX,  DIALECT_KV },
+	{ "GET",    "/api/v1/{bucket}/{key+}",   kv_api_get,           AUTH_BUCKET, SCOPE_READ,      BODY_NONE,    DIALECT_KV },
+	{ "HEAD",   "/api/v1/{bucket}/{key+}",   kv_api_get,           AUTH_BUCKET, SCOPE_READ,      BODY_NONE,    DIALECT_KV },
+	{ "PUT",    "/api/v1/{bucket}/{key+}",   kv_api_put,           AUTH_BUCKET, SCOPE_WRITE,     KV_VALUE_MAX, DIALECT_KV },
+	{ "POST",   "/api/v1/{bucket}/{key+}",   kv_api_put,           AUTH_BUCKET, SCOPE_WRITE,     KV_VALUE_MAX, DIALECT_KV },
+	{ "PATCH",  "/api/v1/{bucket}/{key+}",   kv_api_incr,          AUTH_BUCKET, SCOPE_WRITE,     64,           DIALECT_KV },
+	{ "DELETE", "/api/v1/{bucket}/{key+}",   kv_api_delete,        AUTH_BUCKET, SCOPE_DELETE,    BODY_NONE,    DIALECT_KV },
 };
 
 const size_t cb_nroutes = sizeof cb_routes / sizeof cb_routes[0];

@@ -1,0 +1,309 @@
+/* kv_key.c - KV keys in the KV document's shapes: GET/HEAD (the stored
+ * value with its Content-Type), PUT/POST (inferred type, echoed), DELETE,
+ * PATCH counters, and listing (text, json, jsonl; Accept negotiation).
+ * Listing streams: memory stays flat whatever the number of keys. */
+#include "config.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "cubby/api.h"
+#include "cubby/base64.h"
+#include "cubby/buf.h"
+#include "cubby/kv.h"
+#include "cubby/server.h"
+#include "cubby/util.h"
+
+static struct kv_access *
+access_of(struct cb_req *r)
+{
+	return r->principal;
+}
+
+static int
+fail_core(struct cb_req *r, int status, const char *why)
+{
+	return req_fail(r, status, http_code_name(status), "%s",
+	    why && *why ? why : (status == 404 ? "no such key" : "failed"));
+}
+
+/* ?ttl=: -1 when absent; -2 after req_fail. */
+static int64_t
+ttl_param(struct cb_req *r)
+{
+	const char *t = req_query(r, "ttl");
+	long long v;
+
+	if (t == NULL)
+		return -1;
+	if (parse_ll(t, 0, INT64_MAX / 1000, &v) != 0) {
+		req_fail(r, 400, "bad_request", "ttl must be 0 or more seconds");
+		return -2;
+	}
+	return v;
+}
+
+static int
+send_value(struct cb_req *r, int status, const struct kv_value *v)
+{
+	const char *body, *ctype;
+	size_t len;
+
+	kv_render(r->a, v, &body, &len, &ctype);
+	return resp_send(r, status, ctype, body, len);
+}
+
+int
+kv_api_get(struct cb_req *r)
+{
+	const char *key = req_param(r, "key");
+	struct kv_value v;
+	int rc = kv_get(ctx_db(r->ctx), r->a, access_of(r)->b.id, key, strlen(key), &v);
+
+	return rc ? fail_core(r, rc, NULL) : send_value(r, 200, &v);
+}
+
+int
+kv_api_put(struct cb_req *r)
+{
+	const char *key = req_param(r, "key"), *why = "";
+	struct kv_value v;
+	int64_t ttl = ttl_param(r);
+	char *body;
+	size_t len;
+	int rc;
+
+	if (ttl == -2 || req_body(r, KV_VALUE_MAX, &body, &len) != 0)
+		return -1;
+	if ((rc = kv_infer(r->a, req_header(r, "Content-Type"), body, len, &v, &why)) != 0 ||
+	    (rc = kv_put(ctx_db(r->ctx), &access_of(r)->b, key, strlen(key), &v, ttl, &why)) != 0)
+		return fail_core(r, rc, why);
+	return send_value(r, 200, &v);
+}
+
+int
+kv_api_delete(struct cb_req *r)
+{
+	const char *key = req_param(r, "key");
+	int rc = kv_delete(ctx_db(r->ctx), access_of(r)->b.id, key, strlen(key));
+
+	return rc ? fail_core(r, rc, NULL) : resp_empty(r, 204);
+}
+
+int
+kv_api_incr(struct cb_req *r)
+{
+	const char *key = req_param(r, "key"), *why = "";
+	struct kv_value v;
+	int64_t ttl = ttl_param(r);
+	char *body;
+	size_t len;
+	int rc;
+
+	if (ttl == -2 || req_body(r, 64, &body, &len) != 0)
+		return -1;
+	rc = kv_incr(ctx_db(r->ctx), r->a, &access_of(r)->b, key, strlen(key),
+	    body, len, ttl, &v, &why);
+	return rc ? fail_core(r, rc, why) : send_value(r, 200, &v);
+}
+
+/* ---- listing --------------------------------------------------------- */
+
+enum fmt { FMT_TEXT, FMT_JSON, FMT_JSONL };
+
+struct lister {
+	struct cb_req *r;
+	struct buf out;
+	char *scratch;          /* one row's number or base64, reused */
+	enum fmt fmt;
+	int values;
+	size_t n;
+};
+
+/* Pick the format: ?format= wins, then Accept. -1 after req_fail. */
+static int
+negotiate(struct cb_req *r, enum fmt *f)
+{
+	static const struct { const char *name, *media; enum fmt f; } fmts[] = {
+		{ "json", "application/json", FMT_JSON },
+		{ "jsonl", "application/x-ndjson", FMT_JSONL },
+		{ "text", "text/plain", FMT_TEXT },
+	};
+	const char *q = req_query(r, "format"), *accept = req_header(r, "Accept");
+
+	if (q != NULL) {
+		for (size_t i = 0; i < 3; i++)
+			if (strcmp(q, fmts[i].name) == 0) {
+				*f = fmts[i].f;
+				return 0;
+			}
+		return req_fail(r, 400, "bad_request", "format is text, json or jsonl");
+	}
+	*f = FMT_TEXT;
+	if (accept == NULL || *accept == '\0')
+		return 0;
+	/* The first acceptable media range in the header's order. */
+	for (const char *p = accept; *p; ) {
+		size_t n = strcspn(p, ",;");
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		for (size_t i = 0; i < 3; i++)
+			if (strlen(fmts[i].media) == n && strncasecmp(p, fmts[i].media, n) == 0) {
+				*f = fmts[i].f;
+				return 0;
+			}
+		if ((n == 3 && strncmp(p, "*/*", 3) == 0) ||
+		    (n == 6 && strncasecmp(p, "text/*", 6) == 0))
+			return 0;
+		if (n == 13 && strncasecmp(p, "application/*", 13) == 0) {
+			*f = FMT_JSON;
+			return 0;
+		}
+		p += strcspn(p, ",");
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	return req_fail(r, 406, "not_acceptable",
+	    "list answers text/plain, application/json or application/x-ndjson");
+}
+
+/* A number or bytes value as text in l->scratch (bytes as base64); other
+ * kinds point at their own data. No per-row allocation. */
+static void
+value_text(struct lister *l, const struct kv_value *v, const char **p,
+    size_t *n)
+{
+	switch (v->type) {
+	case KV_INT:
+	case KV_FLOAT:
+		*n = kv_format_number(v, l->scratch, 40);
+		*p = l->scratch;
+		break;
+	case KV_BYTES:
+		base64_encode(l->scratch, v->data, v->len);
+		*n = strlen(l->scratch);
+		*p = l->scratch;
+		break;
+	default:
+		*p = v->data;
+		*n = v->len;
+	}
+}
+
+static int
+put_json_value(struct lister *l, const struct kv_value *v)
+{
+	const char *p;
+	size_t n;
+
+	value_text(l, v, &p, &n);
+	if (v->type == KV_TEXT || v->type == KV_BYTES)
+		return buf_json_string(&l->out, p, n);
+	return buf_append(&l->out, p, n);
+}
+
+static int
+flush(struct lister *l)
+{
+	int rc = resp_write(l->r, l->out.data, l->out.len);
+
+	buf_reset(&l->out);
+	return rc;
+}
+
+static int
+list_row(void *arg, const char *key, size_t keylen, const struct kv_value *v)
+{
+	struct lister *l = arg;
+	int rc = 0;
+
+	if (l->fmt == FMT_JSON)
+		rc |= buf_puts(&l->out, l->n ? "," : "");
+	if (l->fmt == FMT_TEXT) {
+		rc |= buf_append(&l->out, key, keylen);
+		if (l->values) {
+			const char *p;
+			size_t n;
+			value_text(l, v, &p, &n);
+			rc |= buf_putc(&l->out, '\t');
+			rc |= buf_append(&l->out, p, n);
+		}
+		rc |= buf_putc(&l->out, '\n');
+	} else {
+		if (l->values)
+			rc |= buf_putc(&l->out, '[');
+		rc |= buf_json_string(&l->out, key, keylen);
+		if (l->values) {
+			rc |= buf_putc(&l->out, ',');
+			rc |= put_json_value(l, v);
+			rc |= buf_putc(&l->out, ']');
+		}
+		if (l->fmt == FMT_JSONL)
+			rc |= buf_putc(&l->out, '\n');
+	}
+	l->n++;
+	if (rc != 0)
+		return -1;
+	return l->out.len >= 32768 ? flush(l) : 0;
+}
+
+int
+kv_api_list(struct cb_req *r)
+{
+	static const char *const ctypes[] = {
+		"text/plain; charset=utf-8", "application/json", "application/x-ndjson",
+	};
+	struct kv_list_opts o;
+	struct lister l;
+	const char *s, *prefix;
+	long long v;
+	int rc, b;
+
+	memset(&o, 0, sizeof o);
+	memset(&l, 0, sizeof l);
+	l.r = r;
+	o.limit = KV_LIST_DEFAULT;
+	if ((s = req_query(r, "limit")) != NULL) {
+		if (parse_ll(s, 1, KV_LIST_MAX, &v) != 0)
+			return req_fail(r, 400, "bad_request", "limit is 1 to 1000000");
+		o.limit = v;
+	}
+	if ((s = req_query(r, "skip")) != NULL) {
+		if (parse_ll(s, 0, INT64_MAX, &v) != 0)
+			return req_fail(r, 400, "bad_request", "skip is 0 or more");
+		o.skip = v;
+	}
+	if ((s = req_query(r, "reverse")) != NULL) {
+		if ((b = parse_bool(s)) < 0)
+			return req_fail(r, 400, "bad_request", "reverse is true or false");
+		o.reverse = b;
+	}
+	if ((s = req_query(r, "values")) != NULL) {
+		if ((b = parse_bool(s)) < 0)
+			return req_fail(r, 400, "bad_request", "values is true or false");
+		o.values = l.values = b;
+	}
+	if (negotiate(r, &l.fmt) != 0)
+		return -1;
+	/* Listing needs enumerate; listing values needs read as well. */
+	rc = kv_list_scope(access_of(r), KV_ENUMERATE | (o.values ? KV_READ : 0),
+	    req_query(r, "prefix"), &prefix);
+	if (rc != 0)
+		return fail_core(r, rc, "the credential may not list here");
+	o.prefix = prefix;
+
+	buf_init(&l.out, 1u << 20);
+	l.scratch = arena_alloc(r->a, base64_len(KV_VALUE_MAX) + 41);
+	resp_begin(r, 200, ctypes[l.fmt], -1);
+	if (l.fmt == FMT_JSON)
+		buf_putc(&l.out, '[');
+	rc = kv_list(ctx_db(r->ctx), r->a, access_of(r)->b.id, &o, list_row, &l);
+	if (l.fmt == FMT_JSON)
+		buf_putc(&l.out, ']');
+	if (rc == 0)
+		flush(&l);
+	buf_free(&l.out);
+	if (rc != 0)
+		return req_fail(r, 500, "internal_error", "listing failed");
+	return 0;
+}

@@ -1,0 +1,1131 @@
+/* kv.c - the key-value core: buckets, the access matrix, value inference,
+ * entries with TTLs, counters, listing and transactions.
+ * Never stores a raw credential; never lets a token reach outside its
+ * prefix; a failing request leaves nothing half-written (every multi-row
+ * change is one BEGIN IMMEDIATE transaction). */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include "cubby/arena.h"
+#include "cubby/base64.h"
+#include "cubby/db.h"
+#include "cubby/kv.h"
+#include "cubby/log.h"
+#include "cubby/util.h"
+
+#define CRED_LABEL    "cubby/kv-credential/v1"
+#define SIGNING_LABEL "cubby/kv-signing-key/v1"
+
+/* ---- ids, hashes, sealing ------------------------------------------- */
+
+int
+kv_is_uuid(const char *s)
+{
+	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+	for (size_t i = 0; i < sizeof shape - 1; i++) {
+		if (shape[i] == '-' ? s[i] != '-' :
+		    !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	}
+	return s[sizeof shape - 1] == '\0';
+}
+
+static void
+new_uuid(char out[37])
+{
+	unsigned char b[16];
+	char hex[33];
+
+	crypto_random(b, sizeof b);
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+	hex_encode(hex, b, sizeof b);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+	    hex + 16, hex + 20);
+}
+
+/* Keyed hash of a credential, bound to its bucket. */
+static void
+cred_hash(const unsigned char master[CB_KEYLEN], const char *bucket,
+    const char *cred, unsigned char out[32])
+{
+	unsigned char sub[CB_KEYLEN];
+	char msg[37 + 1 + KV_CRED_MAX + 1];
+	int n;
+
+	masterkey_derive(master, CRED_LABEL, sub);
+	n = snprintf(msg, sizeof msg, "%s\n%s", bucket, cred);
+	hmac_sha256(sub, sizeof sub, msg, n < 0 ? 0 : (size_t)n, out);
+	memset(sub, 0, sizeof sub);
+	memset(msg, 0, sizeof msg);
+}
+
+/* The signing key, opened; 0 or -1. out has room for KV_CRED_MAX+1. */
+int kv_signing_key(const unsigned char master[CB_KEYLEN],
+    const struct kv_bucket *b, char *out, size_t *len);
+
+int
+kv_signing_key(const unsigned char master[CB_KEYLEN], const struct kv_bucket *b,
+    char *out, size_t *len)
+{
+	unsigned char sub[CB_KEYLEN];
+	int rc;
+
+	if (b->signing_sealed == NULL ||
+	    b->signing_sealed_len < CB_SEAL_OVERHEAD ||
+	    b->signing_sealed_len - CB_SEAL_OVERHEAD > KV_CRED_MAX)
+		return -1;
+	masterkey_derive(master, SIGNING_LABEL, sub);
+	rc = aead_open(sub, b->id, strlen(b->id), b->signing_sealed,
+	    b->signing_sealed_len, out);
+	memset(sub, 0, sizeof sub);
+	*len = b->signing_sealed_len - CB_SEAL_OVERHEAD;
+	out[*len] = '\0';
+	return rc;
+}
+
+static int
+seal_signing_key(const unsigned char master[CB_KEYLEN], const char *bucket,
+    const char *key, unsigned char *out, size_t *outlen)
+{
+	unsigned char sub[CB_KEYLEN];
+	size_t n = strlen(key);
+	int rc;
+
+	masterkey_derive(master, SIGNING_LABEL, sub);
+	rc = aead_seal(sub, bucket, strlen(bucket), key, n, out);
+	memset(sub, 0, sizeof sub);
+	*outlen = n + CB_SEAL_OVERHEAD;
+	return rc;
+}
+
+/* ---- buckets --------------------------------------------------------- */
+
+static void
+copy_hash(sqlite3_stmt *st, int col, int *has, unsigned char out[32])
+{
+	*has = sqlite3_column_type(st, col) == SQLITE_BLOB &&
+	    sqlite3_column_bytes(st, col) == 32;
+	if (*has)
+		memcpy(out, sqlite3_column_blob(st, col), 32);
+}
+
+int
+kv_bucket_load(struct db *db, struct arena *a, const char *id,
+    struct kv_bucket *out)
+{
+	static const char sql[] =
+	    "SELECT secret_hash, read_hash, write_hash, signing_key, signing_gen,"
+	    " default_ttl FROM kv_buckets WHERE id = ?1";
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (!kv_is_uuid(id))
+		return 404;
+	if ((st = db_prep(db, sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memcpy(out->id, id, 37);
+		copy_hash(st, 0, &out->has_secret, out->secret_hash);
+		copy_hash(st, 1, &out->has_read, out->read_hash);
+		copy_hash(st, 2, &out->has_write, out->write_hash);
+		if (sqlite3_column_type(st, 3) == SQLITE_BLOB) {
+			size_t n = (size_t)sqlite3_column_bytes(st, 3);
+			unsigned char *p = arena_alloc(a, n);
+			memcpy(p, sqlite3_column_blob(st, 3), n);
+			out->signing_sealed = p;
+			out->signing_sealed_len = n;
+		}
+		out->signing_gen = sqlite3_column_int64(st, 4);
+		out->default_ttl = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 404 : 500;
+}
+
+static int
+cred_ok(const char *c, const char **why)
+{
+	size_t n = strlen(c);
+
+	if (n == 0 || n > KV_CRED_MAX) {
+		*why = "credentials must be 1 to 256 bytes";
+		return 0;
+	}
+	return 1;
+}
+
+static int
+bind_hash(sqlite3_stmt *st, int col, const unsigned char master[CB_KEYLEN],
+    const char *bucket, const char *cred)
+{
+	unsigned char h[32];
+
+	cred_hash(master, bucket, cred, h);
+	return sqlite3_bind_blob(st, col, h, 32, SQLITE_TRANSIENT);
+}
+
+int
+kv_bucket_create(struct db *db, const unsigned char master[CB_KEYLEN],
+    const struct kv_settings *s, char id[37], const char **why)
+{
+	static const char sql[] =
+	    "INSERT INTO kv_buckets (id, email, secret_hash, read_hash, write_hash,"
+	    " signing_key, signing_gen, default_ttl, created_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)";
+	const char *creds[4] = { s->secret_key, s->read_key, s->write_key, s->signing_key };
+	unsigned char sealed[KV_CRED_MAX + CB_SEAL_OVERHEAD];
+	size_t sealed_len = 0;
+	sqlite3_stmt *st;
+
+	if (s->email == NULL || *s->email == '\0' || strlen(s->email) > 320) {
+		*why = "email is required (at most 320 bytes)";
+		return 400;
+	}
+	for (int i = 0; i < 4; i++)
+		if (creds[i] != NULL && !cred_ok(creds[i], why))
+			return 400;
+	if (s->has_ttl && s->default_ttl < 0) {
+		*why = "default_ttl must be 0 or more seconds";
+		return 400;
+	}
+	new_uuid(id);
+	if (s->signing_key != NULL &&
+	    seal_signing_key(master, id, s->signing_key, sealed, &sealed_len) != 0)
+		return 500;
+	if ((st = db_prep(db, sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, s->email, -1, SQLITE_STATIC);
+	for (int i = 0; i < 3; i++)
+		if (creds[i] != NULL)
+			bind_hash(st, 3 + i, master, id, creds[i]);
+	if (s->signing_key != NULL)
+		sqlite3_bind_blob(st, 6, sealed, (int)sealed_len, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, s->has_ttl ? s->default_ttl : KV_DEFAULT_TTL);
+	sqlite3_bind_int64(st, 8, now_unix());
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		log_err("kv: create bucket: %s", db_errmsg(db));
+		sqlite3_reset(st);
+		return 500;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+int
+kv_bucket_patch(struct db *db, const unsigned char master[CB_KEYLEN],
+    const struct kv_bucket *b, const struct kv_settings *s, const char **why)
+{
+	static const char sql[] =
+	    "UPDATE kv_buckets SET"
+	    " secret_hash = CASE WHEN ?2 THEN ?3 ELSE secret_hash END,"
+	    " read_hash = CASE WHEN ?4 THEN ?5 ELSE read_hash END,"
+	    " write_hash = CASE WHEN ?6 THEN ?7 ELSE write_hash END,"
+	    " signing_key = CASE WHEN ?8 THEN ?9 ELSE signing_key END,"
+	    " signing_gen = signing_gen + ?8,"
+	    " default_ttl = CASE WHEN ?10 THEN ?11 ELSE default_ttl END"
+	    " WHERE id = ?1";
+	const char *creds[4] = { s->secret_key, s->read_key, s->write_key, s->signing_key };
+	unsigned char sealed[KV_CRED_MAX + CB_SEAL_OVERHEAD];
+	size_t sealed_len = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	for (int i = 0; i < 4; i++)
+		if (creds[i] != NULL && !cred_ok(creds[i], why))
+			return 400;
+	if (s->has_ttl && s->default_ttl < 0) {
+		*why = "default_ttl must be 0 or more seconds";
+		return 400;
+	}
+	if (s->signing_key != NULL &&
+	    seal_signing_key(master, b->id, s->signing_key, sealed, &sealed_len) != 0)
+		return 500;
+	if ((st = db_prep(db, sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, b->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, s->secret_key != NULL);
+	if (s->secret_key)
+		bind_hash(st, 3, master, b->id, s->secret_key);
+	sqlite3_bind_int(st, 4, s->read_key != NULL || s->clear_read);
+	if (s->read_key)
+		bind_hash(st, 5, master, b->id, s->read_key);
+	sqlite3_bind_int(st, 6, s->write_key != NULL || s->clear_write);
+	if (s->write_key)
+		bind_hash(st, 7, master, b->id, s->write_key);
+	sqlite3_bind_int(st, 8, s->signing_key != NULL || s->clear_signing);
+	if (s->signing_key)
+		sqlite3_bind_blob(st, 9, sealed, (int)sealed_len, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 10, s->has_ttl);
+	sqlite3_bind_int64(st, 11, s->default_ttl);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_err("kv: patch bucket: %s", db_errmsg(db));
+		return 500;
+	}
+	return 0;
+}
+
+int
+kv_bucket_delete(struct db *db, const char *id)
+{
+	static const char del_entries[] = "DELETE FROM kv_entries WHERE bucket_id = ?1";
+	static const char del_bucket[] = "DELETE FROM kv_buckets WHERE id = ?1";
+	sqlite3_stmt *st;
+
+	if (db_begin(db) != 0)
+		return 500;
+	if ((st = db_prep(db, del_entries)) == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	if ((st = db_prep(db, del_bucket)) == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE || db_commit(db) != 0)
+		goto fail;
+	return 0;
+fail:
+	log_err("kv: delete bucket: %s", db_errmsg(db));
+	db_rollback(db);
+	return 500;
+}
+
+/* ---- access ---------------------------------------------------------- */
+
+unsigned
+kv_anonymous(const struct kv_bucket *b)
+{
+	unsigned p = 0;
+
+	if (!b->has_read)
+		p |= KV_READ | KV_ENUMERATE;
+	if (!b->has_write)
+		p |= KV_WRITE;
+	if (!b->has_secret && !b->has_read && !b->has_write)
+		p |= KV_DELETE;
+	/* Without a secret key nobody else could manage the bucket. */
+	if (!b->has_secret)
+		p |= KV_ADMIN;
+	return p;
+}
+
+int kv_token_verify(const unsigned char master[CB_KEYLEN], struct arena *a,
+    const char *tok, struct kv_access *acc, const char **why);
+
+static int
+looks_like_jwt(const char *c)
+{
+	const char *d1 = strchr(c, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+
+	return strncmp(c, "eyJ", 3) == 0 && d2 != NULL && strchr(d2 + 1, '.') == NULL;
+}
+
+int
+kv_authenticate(const unsigned char master[CB_KEYLEN], struct arena *a,
+    const char *cred, struct kv_access *acc, const char **why)
+{
+	const struct kv_bucket *b = &acc->b;
+	unsigned char h[32];
+	int matched = 0;
+
+	acc->anon = kv_anonymous(b);
+	acc->cred = acc->token = 0;
+	acc->prefix = NULL;
+	acc->presented = cred != NULL;
+	if (cred == NULL)
+		return 0;
+	if (*cred == '\0' || strlen(cred) > 4096) {
+		*why = "bad credential";
+		return 401;
+	}
+	if (strlen(cred) <= KV_CRED_MAX) {
+		cred_hash(master, b->id, cred, h);
+		/* Compare with every configured key: the time does not say which. */
+		if (b->has_secret && ct_equal(h, b->secret_hash, 32)) {
+			acc->cred |= KV_READ | KV_WRITE | KV_ENUMERATE | KV_DELETE | KV_ADMIN;
+			matched = 1;
+		}
+		if (b->has_write && ct_equal(h, b->write_hash, 32)) {
+			acc->cred |= KV_WRITE | KV_DELETE;
+			matched = 1;
+		}
+		if (b->has_read && ct_equal(h, b->read_hash, 32)) {
+			acc->cred |= KV_READ | KV_ENUMERATE;
+			matched = 1;
+		}
+	}
+	if (matched)
+		return 0;
+	if (looks_like_jwt(cred))
+		return kv_token_verify(master, a, cred, acc, why);
+	*why = "credential matches no key of this bucket";
+	return 401;
+}
+
+int
+kv_allowed(const struct kv_access *acc, unsigned perm, const char *key,
+    size_t keylen)
+{
+	if ((acc->anon | acc->cred) & perm)
+		return 0;
+	if ((acc->token & perm) && acc->prefix != NULL) {
+		size_t pl = strlen(acc->prefix);
+		if (key != NULL && keylen >= pl && memcmp(key, acc->prefix, pl) == 0)
+			return 0;
+	}
+	return acc->presented ? 403 : 401;
+}
+
+int
+kv_list_scope(const struct kv_access *acc, unsigned perm, const char *prefix,
+    const char **eff)
+{
+	if (prefix != NULL && *prefix == '\0')
+		prefix = NULL;
+	*eff = prefix;
+	if ((acc->anon | acc->cred) & perm)
+		return 0;
+	if ((acc->token & perm) == perm && acc->prefix != NULL) {
+		if (prefix == NULL) {
+			*eff = acc->prefix;
+			return 0;
+		}
+		if (strncmp(prefix, acc->prefix, strlen(acc->prefix)) == 0)
+			return 0;
+	}
+	return acc->presented ? 403 : 401;
+}
+
+/* ---- values ---------------------------------------------------------- */
+
+static int
+utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i];
+		size_t k;
+		unsigned cp;
+		if (c < 0x80) { i++; continue; }
+		if (c >= 0xc2 && c <= 0xdf) { k = 1; cp = c & 0x1f; }
+		else if (c >= 0xe0 && c <= 0xef) { k = 2; cp = c & 0x0f; }
+		else if (c >= 0xf0 && c <= 0xf4) { k = 3; cp = c & 0x07; }
+		else return 0;
+		if (i + k >= n)
+			return 0;
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		}
+		if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+/* Strict JSON number; sets *is_int when it has no fraction or exponent. */
+static int
+json_number(const char *s, size_t n, int *is_int)
+{
+	size_t i = 0;
+
+	*is_int = 1;
+	if (i < n && s[i] == '-')
+		i++;
+	if (i == n || !isdigit((unsigned char)s[i]))
+		return 0;
+	if (s[i] == '0')
+		i++;
+	else
+		while (i < n && isdigit((unsigned char)s[i]))
+			i++;
+	if (i < n && s[i] == '.') {
+		*is_int = 0;
+		if (++i == n || !isdigit((unsigned char)s[i]))
+			return 0;
+		while (i < n && isdigit((unsigned char)s[i]))
+			i++;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		*is_int = 0;
+		if (++i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i == n || !isdigit((unsigned char)s[i]))
+			return 0;
+		while (i < n && isdigit((unsigned char)s[i]))
+			i++;
+	}
+	return i == n;
+}
+
+/* Parse a number body into v (INT when it fits int64, else FLOAT). */
+static int
+number_value(const char *s, size_t n, struct kv_value *v)
+{
+	char tmp[64];
+	int is_int;
+
+	if (n == 0 || n >= sizeof tmp || !json_number(s, n, &is_int))
+		return -1;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	if (is_int) {
+		long long ll;
+		if (parse_ll(tmp, INT64_MIN, INT64_MAX, &ll) == 0) {
+			v->type = KV_INT;
+			v->i = ll;
+			return 0;
+		}
+	}
+	errno = 0;
+	v->f = strtod(tmp, NULL);
+	if (!isfinite(v->f))
+		return -1;
+	v->type = KV_FLOAT;
+	return 0;
+}
+
+/* Canonical JSON text of s, or NULL when it is not exactly one JSON value. */
+static const char *
+json_canonical(struct arena *a, const char *s, size_t n, size_t *outlen)
+{
+	struct json_tokener *tok = json_tokener_new_ex(64);
+	struct json_object *o;
+	const char *txt = NULL;
+	size_t end;
+
+	if (tok == NULL)
+		return NULL;
+	o = json_tokener_parse_ex(tok, s, (int)n);
+	end = tok->char_offset;
+	if (o == NULL && json_tokener_get_error(tok) == json_tokener_continue)
+		o = json_tokener_parse_ex(tok, "", -1);   /* a bare number at the end */
+	if (json_tokener_get_error(tok) == json_tokener_success) {
+		while (end < n && isspace((unsigned char)s[end]))
+			end++;
+		if (end >= n) {
+			size_t l;
+			const char *j = json_object_to_json_string_length(o,
+			    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &l);
+			txt = arena_strndup(a, j, l);
+			*outlen = l;
+		}
+	}
+	json_object_put(o);
+	json_tokener_free(tok);
+	return txt;
+}
+
+static int
+media_is(const char *ctype, const char *want)
+{
+	size_t n = strlen(want);
+
+	if (ctype == NULL)
+		return 0;
+	while (*ctype == ' ')
+		ctype++;
+	return strncasecmp(ctype, want, n) == 0 &&
+	    (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
+}
+
+int
+kv_infer(struct arena *a, const char *ctype, const char *body, size_t len,
+    struct kv_value *out, const char **why)
+{
+	int utf8;
+
+	memset(out, 0, sizeof *out);
+	if (len > KV_VALUE_MAX) {
+		*why = "value exceeds 16 KiB";
+		return 413;
+	}
+	if (media_is(ctype, "application/json")) {
+		if ((out->data = json_canonical(a, body, len, &out->len)) == NULL) {
+			*why = "body is not valid JSON";
+			return 400;
+		}
+		out->type = KV_JSON;
+		return 0;
+	}
+	utf8 = utf8_valid((const unsigned char *)body, len) &&
+	    memchr(body, '\0', len) == NULL;
+	if (media_is(ctype, "text/plain")) {
+		if (!utf8) {
+			*why = "text/plain body is not valid UTF-8";
+			return 400;
+		}
+		out->type = KV_TEXT;
+		out->data = body;
+		out->len = len;
+		return 0;
+	}
+	if (utf8 && number_value(body, len, out) == 0)
+		return 0;
+	if (utf8 && len > 0 &&
+	    (out->data = json_canonical(a, body, len, &out->len)) != NULL) {
+		out->type = KV_JSON;
+		if (out->len > KV_VALUE_MAX) {
+			*why = "value exceeds 16 KiB";
+			return 413;
+		}
+		return 0;
+	}
+	out->type = KV_BYTES;
+	out->data = body;
+	out->len = len;
+	return 0;
+}
+
+size_t
+kv_format_number(const struct kv_value *v, char *buf, size_t len)
+{
+	size_t n;
+
+	if (v->type == KV_INT) {
+		snprintf(buf, len, "%lld", (long long)v->i);
+		return strlen(buf);
+	}
+	/* The shortest form that reads back as the same double. */
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, v->f);
+		if (strtod(buf, NULL) == v->f)
+			break;
+	}
+	/* Keep it a float when read back: 2.0 stays "2.0", not "2". */
+	n = strlen(buf);
+	if (strspn(buf, "-0123456789") == n && n + 3 <= len) {
+		memcpy(buf + n, ".0", 3);
+		n += 2;
+	}
+	return n;
+}
+
+void
+kv_render(struct arena *a, const struct kv_value *v, const char **body,
+    size_t *len, const char **ctype)
+{
+	switch (v->type) {
+	case KV_INT:
+	case KV_FLOAT: {
+		char *buf = arena_alloc(a, 40);
+		*len = kv_format_number(v, buf, 40);
+		*body = buf;
+		*ctype = "application/json";
+		return;
+	}
+	case KV_JSON:
+		*ctype = "application/json";
+		break;
+	case KV_TEXT:
+		*ctype = "text/plain; charset=utf-8";
+		break;
+	case KV_BYTES:
+		*ctype = "application/octet-stream";
+		break;
+	}
+	*body = v->data;
+	*len = v->len;
+}
+
+/* ---- entries --------------------------------------------------------- */
+
+static void
+bind_value(sqlite3_stmt *st, int col, const struct kv_value *v)
+{
+	switch (v->type) {
+	case KV_INT:
+		sqlite3_bind_int64(st, col, v->i);
+		break;
+	case KV_FLOAT:
+		sqlite3_bind_double(st, col, v->f);
+		break;
+	case KV_JSON:
+	case KV_TEXT:
+		sqlite3_bind_text(st, col, v->data, (int)v->len, SQLITE_STATIC);
+		break;
+	case KV_BYTES:
+		sqlite3_bind_blob(st, col, v->len ? v->data : "", (int)v->len,
+		    SQLITE_STATIC);
+		break;
+	}
+}
+
+/* The value in a row; copied into a when a is not NULL, else pointing
+ * into the statement's row (valid until its next step). */
+static void
+column_value(struct arena *a, sqlite3_stmt *st, int tcol, int vcol,
+    struct kv_value *v)
+{
+	memset(v, 0, sizeof *v);
+	v->type = (enum kv_type)sqlite3_column_int(st, tcol);
+	switch (v->type) {
+	case KV_INT:
+		v->i = sqlite3_column_int64(st, vcol);
+		break;
+	case KV_FLOAT:
+		v->f = sqlite3_column_double(st, vcol);
+		break;
+	default: {
+		const void *p = sqlite3_column_blob(st, vcol);
+		v->len = (size_t)sqlite3_column_bytes(st, vcol);
+		v->data = a ? arena_strndup(a, p ? p : "", v->len) : (p ? p : "");
+		break;
+	}
+	}
+}
+
+static int64_t
+expiry(int64_t ttl, int64_t now_ms)
+{
+	return ttl > 0 ? now_ms + ttl * 1000 : 0;
+}
+
+static int
+put_row(struct db *db, const char *bucket, const char *key, size_t keylen,
+    const struct kv_value *v, int64_t expires_ms)
+{
+	static const char sql[] =
+	    "INSERT INTO kv_entries (bucket_id, key, type, value, expires_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)"
+	    " ON CONFLICT (bucket_id, key) DO UPDATE SET type = excluded.type,"
+	    " value = excluded.value, expires_at = excluded.expires_at";
+	sqlite3_stmt *st = db_prep(db, sql);
+	int rc;
+
+	if (st == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, key, (int)keylen, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, (int)v->type);
+	bind_value(st, 4, v);
+	if (expires_ms > 0)
+		sqlite3_bind_int64(st, 5, expires_ms);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_err("kv: put: %s", db_errmsg(db));
+		return 500;
+	}
+	return 0;
+}
+
+static int
+key_ok(const char *key, size_t keylen, const char **why)
+{
+	if (keylen == 0 || keylen > KV_KEY_MAX) {
+		*why = "keys are 1 to 128 bytes";
+		return 0;
+	}
+	if (!utf8_valid((const unsigned char *)key, keylen)) {
+		*why = "keys are UTF-8";
+		return 0;
+	}
+	return 1;
+}
+
+int
+kv_put(struct db *db, const struct kv_bucket *b, const char *key,
+    size_t keylen, const struct kv_value *v, int64_t ttl, const char **why)
+{
+	if (!key_ok(key, keylen, why))
+		return 400;
+	return put_row(db, b->id, key, keylen, v,
+	    expiry(ttl < 0 ? b->default_ttl : ttl, now_unix_ms()));
+}
+
+static int
+get_row(struct db *db, struct arena *a, const char *bucket, const char *key,
+    size_t keylen, struct kv_value *out, int64_t *expires_ms)
+{
+	static const char sql[] =
+	    "SELECT type, value, expires_at FROM kv_entries"
+	    " WHERE bucket_id = ?1 AND key = ?2"
+	    " AND (expires_at IS NULL OR expires_at > ?3)";
+	sqlite3_stmt *st = db_prep(db, sql);
+	int rc;
+
+	if (st == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, key, (int)keylen, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_unix_ms());
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		column_value(a, st, 0, 1, out);
+		if (expires_ms)
+			*expires_ms = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 404 : 500;
+}
+
+int
+kv_get(struct db *db, struct arena *a, const char *bucket, const char *key,
+    size_t keylen, struct kv_value *out)
+{
+	return get_row(db, a, bucket, key, keylen, out, NULL);
+}
+
+static int
+delete_row(struct db *db, const char *bucket, const char *key, size_t keylen,
+    int *deleted)
+{
+	static const char sql[] =
+	    "DELETE FROM kv_entries WHERE bucket_id = ?1 AND key = ?2"
+	    " AND (expires_at IS NULL OR expires_at > ?3)";
+	sqlite3_stmt *st = db_prep(db, sql);
+	int rc;
+
+	if (st == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, key, (int)keylen, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_unix_ms());
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return 500;
+	*deleted = sqlite3_changes(db_handle(db)) > 0;
+	return 0;
+}
+
+int
+kv_delete(struct db *db, const char *bucket, const char *key, size_t keylen)
+{
+	int deleted = 0, rc = delete_row(db, bucket, key, keylen, &deleted);
+
+	if (rc != 0)
+		return rc;
+	return deleted ? 0 : 404;
+}
+
+int
+kv_incr(struct db *db, struct arena *a, const struct kv_bucket *b,
+    const char *key, size_t keylen, const char *delta, size_t dlen,
+    int64_t ttl, struct kv_value *out, const char **why)
+{
+	struct kv_value d, cur;
+	int64_t expires = 0, now = now_unix_ms();
+	int rc;
+
+	if (!key_ok(key, keylen, why))
+		return 400;
+	if (dlen < 2 || (delta[0] != '+' && delta[0] != '-') ||
+	    number_value(delta + (delta[0] == '+'), dlen - (delta[0] == '+'), &d) != 0 ||
+	    (delta[0] == '+' && delta[1] == '-')) {
+		*why = "the body must be a signed number: +N or -N";
+		return 400;
+	}
+	if (db_begin(db) != 0)
+		return 500;
+	rc = get_row(db, a, b->id, key, keylen, &cur, &expires);
+	/* A number stored as text or JSON ("0" from a client that sends
+	 * text/plain) counts as that number. */
+	if (rc == 0 && (cur.type == KV_TEXT || cur.type == KV_JSON))
+		(void)number_value(cur.data, cur.len, &cur);
+	if (rc == 404) {
+		*out = d;
+		expires = expiry(ttl < 0 ? b->default_ttl : ttl, now);
+	} else if (rc != 0) {
+		goto fail;
+	} else if (cur.type == KV_INT && d.type == KV_INT) {
+		out->type = KV_INT;
+		if (__builtin_add_overflow(cur.i, d.i, &out->i)) {
+			*why = "counter overflow";
+			rc = 400;
+			goto fail;
+		}
+	} else if ((cur.type == KV_INT || cur.type == KV_FLOAT)) {
+		double x = cur.type == KV_INT ? (double)cur.i : cur.f;
+		double y = d.type == KV_INT ? (double)d.i : d.f;
+		out->type = KV_FLOAT;
+		out->f = x + y;
+		if (!isfinite(out->f)) {
+			*why = "counter overflow";
+			rc = 400;
+			goto fail;
+		}
+	} else {
+		*why = "the stored value is not a number";
+		rc = 400;
+		goto fail;
+	}
+	if (rc == 0 && ttl >= 0)
+		expires = expiry(ttl, now);
+	if ((rc = put_row(db, b->id, key, keylen, out, expires)) != 0)
+		goto fail;
+	if (db_commit(db) != 0) {
+		rc = 500;
+		goto fail;
+	}
+	return 0;
+fail:
+	db_rollback(db);
+	return rc;
+}
+
+/* ---- listing --------------------------------------------------------- */
+
+int
+kv_list(struct db *db, struct arena *a, const char *bucket,
+    const struct kv_list_opts *o,
+    int (*fn)(void *arg, const char *key, size_t keylen,
+        const struct kv_value *v), void *arg)
+{
+	static const char asc[] =
+	    "SELECT key, type, value FROM kv_entries WHERE bucket_id = ?1"
+	    " AND key >= ?2 AND (?3 IS NULL OR key < ?3)"
+	    " AND (expires_at IS NULL OR expires_at > ?4)"
+	    " ORDER BY key ASC LIMIT ?5 OFFSET ?6";
+	static const char desc[] =
+	    "SELECT key, type, value FROM kv_entries WHERE bucket_id = ?1"
+	    " AND key >= ?2 AND (?3 IS NULL OR key < ?3)"
+	    " AND (expires_at IS NULL OR expires_at > ?4)"
+	    " ORDER BY key DESC LIMIT ?5 OFFSET ?6";
+	const char *prefix = o->prefix ? o->prefix : "";
+	size_t pl = strlen(prefix);
+	char *upper = arena_strndup(a, prefix, pl);
+	size_t ul = pl;
+	sqlite3_stmt *st = db_prep(db, o->reverse ? desc : asc);
+	int rc;
+
+	if (st == NULL)
+		return 500;
+	/* Smallest byte string above every key with the prefix. */
+	while (ul > 0 && (unsigned char)upper[ul - 1] == 0xff)
+		ul--;
+	if (ul > 0)
+		upper[ul - 1] = (char)((unsigned char)upper[ul - 1] + 1);
+	sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, prefix, (int)pl, SQLITE_STATIC);
+	if (ul > 0)
+		sqlite3_bind_blob(st, 3, upper, (int)ul, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, now_unix_ms());
+	sqlite3_bind_int64(st, 5, o->limit);
+	sqlite3_bind_int64(st, 6, o->skip);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct kv_value v;
+		const char *key = sqlite3_column_blob(st, 0);
+		size_t kl = (size_t)sqlite3_column_bytes(st, 0);
+		memset(&v, 0, sizeof v);
+		/* No copy: the row stays valid until the next step, and a long
+		 * listing must not grow the request arena. */
+		if (o->values)
+			column_value(NULL, st, 1, 2, &v);
+		if (fn(arg, key ? key : "", kl, &v) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : 500;
+}
+
+/* ---- transactions ---------------------------------------------------- */
+
+static int
+op_value(struct arena *a, struct json_object *val, struct kv_value *v,
+    const char **why)
+{
+	memset(v, 0, sizeof *v);
+	if (val == NULL) {
+		*why = "set needs a non-null value";
+		return 400;
+	}
+	if (json_object_is_type(val, json_type_string)) {
+		v->type = KV_TEXT;
+		v->len = (size_t)json_object_get_string_len(val);
+		v->data = arena_strndup(a, json_object_get_string(val), v->len);
+	} else {
+		size_t l;
+		const char *j = json_object_to_json_string_length(val,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &l);
+		v->type = KV_JSON;
+		v->len = l;
+		v->data = arena_strndup(a, j, l);
+	}
+	if (v->len > KV_VALUE_MAX) {
+		*why = "value exceeds 16 KiB";
+		return 413;
+	}
+	return 0;
+}
+
+static int
+parse_op(struct arena *a, struct json_object *op, struct kv_op *out,
+    const char **why)
+{
+	struct json_object *k = NULL, *val = NULL, *ttl = NULL;
+	int fields = 0;
+
+	memset(out, 0, sizeof *out);
+	out->ttl = -1;
+	if (!json_object_is_type(op, json_type_object)) {
+		*why = "each txn operation is an object";
+		return 400;
+	}
+	json_object_object_foreach(op, name, field) {
+		fields++;
+		if (strcmp(name, "set") == 0 && k == NULL) {
+			out->is_set = 1;
+			k = field;
+		} else if (strcmp(name, "delete") == 0 && k == NULL) {
+			k = field;
+		} else if (strcmp(name, "value") == 0) {
+			val = field;
+		} else if (strcmp(name, "ttl") == 0) {
+			ttl = field;
+		} else {
+			*why = "unknown field in a txn operation";
+			return 400;
+		}
+	}
+	if (k == NULL || !json_object_is_type(k, json_type_string)) {
+		*why = "each operation is {\"set\": key, ...} or {\"delete\": key}";
+		return 400;
+	}
+	out->keylen = (size_t)json_object_get_string_len(k);
+	out->key = arena_strndup(a, json_object_get_string(k), out->keylen);
+	if (!key_ok(out->key, out->keylen, why) || memchr(out->key, '\0', out->keylen))
+		return 400;
+	if (!out->is_set)
+		return fields == 1 ? 0 : (*why = "delete takes only a key", 400);
+	if (ttl != NULL) {
+		if (!json_object_is_type(ttl, json_type_int) ||
+		    json_object_get_int64(ttl) < 0) {
+			*why = "ttl must be a whole number of seconds, 0 or more";
+			return 400;
+		}
+		out->ttl = json_object_get_int64(ttl);
+	}
+	if (!json_object_object_get_ex(op, "value", &val)) {
+		*why = "set needs a value";
+		return 400;
+	}
+	return op_value(a, val, &out->v, why);
+}
+
+int
+kv_txn_parse(struct arena *a, const char *body, size_t len, struct kv_op **ops,
+    size_t *n, const char **why)
+{
+	struct json_tokener *tok = json_tokener_new_ex(32);
+	struct json_object *root = NULL, *list;
+	int rc = 400;
+	size_t count;
+
+	*ops = NULL;
+	*n = 0;
+	if (tok == NULL)
+		return 500;
+	root = json_tokener_parse_ex(tok, body, (int)len);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    (size_t)tok->char_offset < len) {
+		*why = "body is not one JSON object";
+		goto out;
+	}
+	if (!json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "txn", &list) ||
+	    json_object_object_length(root) != 1 ||
+	    !json_object_is_type(list, json_type_array)) {
+		*why = "body must be {\"txn\": [...]}";
+		goto out;
+	}
+	count = json_object_array_length(list);
+	if (count == 0 || count > KV_TXN_MAX_OPS) {
+		*why = "a txn has 1 to 1000 operations";
+		goto out;
+	}
+	*ops = arena_alloc(a, count * sizeof **ops);
+	for (size_t i = 0; i < count; i++)
+		if ((rc = parse_op(a, json_object_array_get_idx(list, i), &(*ops)[i],
+		    why)) != 0)
+			goto out;
+	*n = count;
+	rc = 0;
+out:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return rc;
+}
+
+int
+kv_txn_apply(struct db *db, const struct kv_access *acc, const struct kv_op *ops,
+    size_t n, const char **why)
+{
+	int64_t now = now_unix_ms();
+	int rc;
+
+	/* Every key is checked before anything is written. */
+	for (size_t i = 0; i < n; i++)
+		if ((rc = kv_allowed(acc, ops[i].is_set ? KV_WRITE : KV_DELETE,
+		    ops[i].key, ops[i].keylen)) != 0) {
+			*why = "the credential may not touch one of the keys";
+			return rc;
+		}
+	if (db_begin(db) != 0)
+		return 500;
+	for (size_t i = 0; i < n; i++) {
+		const struct kv_op *op = &ops[i];
+		int deleted;
+		if (op->is_set)
+			rc = put_row(db, acc->b.id, op->key, op->keylen, &op->v,
+			    expiry(op->ttl < 0 ? acc->b.default_ttl : op->ttl, now));
+		else
+			rc = delete_row(db, acc->b.id, op->key, op->keylen, &deleted);
+		if (rc != 0) {
+			db_rollback(db);
+			return rc;
+		}
+	}
+	if (db_commit(db) != 0) {
+		db_rollback(db);
+		return 500;
+	}
+	return 0;
+}
+
+int
+kv_sweep(struct db *db, int limit)
+{
+	static const char sql[] =
+	    "DELETE FROM kv_entries WHERE (bucket_id, key) IN"
+	    " (SELECT bucket_id, key FROM kv_entries"
+	    "  WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)";
+	sqlite3_stmt *st = db_prep(db, sql);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now_unix_ms());
+	sqlite3_bind_int(st, 2, limit);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(db_handle(db)) : -1;
+}
