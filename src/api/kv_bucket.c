@@ -132,7 +132,7 @@ kv_api_bucket_patch(struct cb_req *r)
 	struct kv_settings s;
 	const char *why = "";
 	char *body;
-	size_t len;
+	size_t len, end;
 	int rc = -1, unused = 0;
 
 	if (req_body(r, KV_FORM_MAX, &body, &len) != 0)
@@ -141,8 +141,12 @@ kv_api_bucket_patch(struct cb_req *r)
 	if ((tok = json_tokener_new_ex(8)) == NULL)
 		return req_fail(r, 500, "internal_error", "out of memory");
 	o = json_tokener_parse_ex(tok, body, (int)len);
+	end = (size_t)tok->char_offset;
+	while (end < len && (body[end] == ' ' || body[end] == '\t' ||
+	    body[end] == '\r' || body[end] == '\n'))
+		end++;
 	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(o, json_type_object)) {
+	    end != len || !json_object_is_type(o, json_type_object)) {
 		req_fail(r, 400, "bad_request", "body must be a JSON object");
 		goto out;
 	}

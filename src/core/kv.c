@@ -399,12 +399,16 @@ int
 kv_list_scope(const struct kv_access *acc, unsigned perm, const char *prefix,
     const char **eff)
 {
+	unsigned unscoped = acc->anon | acc->cred;
+
 	if (prefix != NULL && *prefix == '\0')
 		prefix = NULL;
 	*eff = prefix;
-	if ((acc->anon | acc->cred) & perm)
+	/* Every permission asked for must be held: listing values needs
+	 * enumerate and read. */
+	if ((unscoped & perm) == perm)
 		return 0;
-	if ((acc->token & perm) == perm && acc->prefix != NULL) {
+	if (((unscoped | acc->token) & perm) == perm && acc->prefix != NULL) {
 		if (prefix == NULL) {
 			*eff = acc->prefix;
 			return 0;
@@ -569,6 +573,10 @@ kv_infer(struct arena *a, const char *ctype, const char *body, size_t len,
 			return 400;
 		}
 		out->type = KV_JSON;
+		if (out->len > KV_VALUE_MAX) {  /* escapes can make it longer */
+			*why = "value exceeds 16 KiB";
+			return 413;
+		}
 		return 0;
 	}
 	utf8 = utf8_valid((const unsigned char *)body, len) &&

@@ -152,6 +152,7 @@ test('PATCH bucket: absent, null, set; unknown field and clearing secret_key ref
   await expectErr(await patch({ default_ttl: 'long' }), 400);
   await expectErr(await call(f.base, 'PATCH', `/api/v1/${id}`, { cred: 'ps', body: '[1,2]' }), 400);
   await expectErr(await call(f.base, 'PATCH', `/api/v1/${id}`, { cred: 'ps', body: 'not json' }), 400);
+  await expectErr(await call(f.base, 'PATCH', `/api/v1/${id}`, { cred: 'ps', body: '{"read_key":"zz"} trailing' }), 400);
   await expectErr(await patch({ read_key: 'x' }, 'pr'), 403);
   await expectErr(await patch({ read_key: 'x' }, 'bad'), 401);
   // nothing above changed anything
