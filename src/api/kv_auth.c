@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "api/kv_api.h"
 #include "cubby/api.h"
 #include "cubby/base64.h"
 #include "cubby/kv.h"
@@ -66,6 +67,19 @@ perm_for(enum cb_scope s)
 	case SCOPE_DELETE:    return KV_DELETE;
 	default:              return 0;
 	}
+}
+
+struct kv_access *
+kv_access_of(struct cb_req *r)
+{
+	return r->principal;
+}
+
+int
+kv_fail(struct cb_req *r, int status, const char *why)
+{
+	return req_fail(r, status, http_code_name(status), "%s",
+	    why && *why ? why : status == 404 ? "not found" : "failed");
 }
 
 int

@@ -7,16 +7,11 @@
 
 #include <json-c/json.h>
 
+#include "api/kv_api.h"
 #include "cubby/api.h"
 #include "cubby/kv.h"
 #include "cubby/server.h"
 #include "cubby/util.h"
-
-static struct kv_access *
-access_of(struct cb_req *r)
-{
-	return r->principal;
-}
 
 /* Parse a form-encoded body; -1 after req_fail. */
 static int
@@ -36,13 +31,6 @@ form(struct cb_req *r, struct param **p, size_t *n)
 		return req_fail(r, 400, "bad_request", "malformed form body");
 	*n = (size_t)count;
 	return 0;
-}
-
-static int
-fail_core(struct cb_req *r, int status, const char *why)
-{
-	return req_fail(r, status, http_code_name(status), "%s",
-	    why && *why ? why : "failed");
 }
 
 int
@@ -76,14 +64,14 @@ kv_api_bucket_create(struct cb_req *r)
 	}
 	rc = kv_bucket_create(ctx_db(r->ctx), r->ctx->master, &s, id, &why);
 	if (rc != 0)
-		return fail_core(r, rc, why);
+		return kv_fail(r, rc, why);
 	return resp_send(r, 200, "text/plain; charset=utf-8", id, strlen(id));
 }
 
 int
 kv_api_bucket_get(struct cb_req *r)
 {
-	const struct kv_access *acc = access_of(r);
+	const struct kv_access *acc = kv_access_of(r);
 	const struct kv_bucket *b = &acc->b;
 	struct json_object *o = json_object_new_object(), *anon = json_object_new_object();
 
@@ -173,8 +161,8 @@ kv_api_bucket_patch(struct cb_req *r)
 		if (bad)
 			goto out;
 	}
-	if ((rc = kv_bucket_patch(ctx_db(r->ctx), r->ctx->master, &access_of(r)->b, &s, &why)) != 0) {
-		rc = fail_core(r, rc, why);
+	if ((rc = kv_bucket_patch(ctx_db(r->ctx), r->ctx->master, &kv_access_of(r)->b, &s, &why)) != 0) {
+		rc = kv_fail(r, rc, why);
 		goto out;
 	}
 	rc = resp_empty(r, 204);
@@ -187,9 +175,9 @@ out:
 int
 kv_api_bucket_delete(struct cb_req *r)
 {
-	int rc = kv_bucket_delete(ctx_db(r->ctx), access_of(r)->b.id);
+	int rc = kv_bucket_delete(ctx_db(r->ctx), kv_access_of(r)->b.id);
 
-	return rc ? fail_core(r, rc, "delete failed") : resp_empty(r, 204);
+	return rc ? kv_fail(r, rc, "delete failed") : resp_empty(r, 204);
 }
 
 int
@@ -204,8 +192,8 @@ kv_api_txn(struct cb_req *r)
 	if (req_body(r, (size_t)r->body_limit, &body, &len) != 0)
 		return -1;
 	if ((rc = kv_txn_parse(r->a, body, len, &ops, &n, &why)) != 0 ||
-	    (rc = kv_txn_apply(ctx_db(r->ctx), access_of(r), ops, n, &why)) != 0)
-		return fail_core(r, rc, why);
+	    (rc = kv_txn_apply(ctx_db(r->ctx), kv_access_of(r), ops, n, &why)) != 0)
+		return kv_fail(r, rc, why);
 	return resp_empty(r, 204);
 }
 
@@ -224,11 +212,11 @@ kv_api_token_create(struct cb_req *r)
 		if (strcmp(p[i].name, "prefix") != 0 && strcmp(p[i].name, "permissions") != 0 &&
 		    strcmp(p[i].name, "ttl") != 0)
 			return req_fail(r, 400, "bad_request", "unknown field");
-	rc = kv_token_create(r->ctx->master, r->a, &access_of(r)->b,
+	rc = kv_token_create(r->ctx->master, r->a, &kv_access_of(r)->b,
 	    param_get(p, n, "prefix"), param_get(p, n, "permissions"),
 	    param_get(p, n, "ttl"), &tok, &why);
 	if (rc != 0)
-		return fail_core(r, rc, why);
+		return kv_fail(r, rc, why);
 	o = json_object_new_object();
 	json_object_object_add(o, "access_token", json_object_new_string(tok));
 	return resp_json(r, 200, o);

@@ -7,25 +7,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/kv_api.h"
 #include "cubby/api.h"
 #include "cubby/base64.h"
 #include "cubby/buf.h"
 #include "cubby/kv.h"
 #include "cubby/server.h"
 #include "cubby/util.h"
-
-static struct kv_access *
-access_of(struct cb_req *r)
-{
-	return r->principal;
-}
-
-static int
-fail_core(struct cb_req *r, int status, const char *why)
-{
-	return req_fail(r, status, http_code_name(status), "%s",
-	    why && *why ? why : (status == 404 ? "no such key" : "failed"));
-}
 
 /* ?ttl=: -1 when absent; -2 after req_fail. */
 static int64_t
@@ -58,9 +46,9 @@ kv_api_get(struct cb_req *r)
 {
 	const char *key = req_param(r, "key");
 	struct kv_value v;
-	int rc = kv_get(ctx_db(r->ctx), r->a, access_of(r)->b.id, key, strlen(key), &v);
+	int rc = kv_get(ctx_db(r->ctx), r->a, kv_access_of(r)->b.id, key, strlen(key), &v);
 
-	return rc ? fail_core(r, rc, NULL) : send_value(r, 200, &v);
+	return rc ? kv_fail(r, rc, NULL) : send_value(r, 200, &v);
 }
 
 int
@@ -76,8 +64,8 @@ kv_api_put(struct cb_req *r)
 	if (ttl == -2 || req_body(r, KV_VALUE_MAX, &body, &len) != 0)
 		return -1;
 	if ((rc = kv_infer(r->a, req_header(r, "Content-Type"), body, len, &v, &why)) != 0 ||
-	    (rc = kv_put(ctx_db(r->ctx), &access_of(r)->b, key, strlen(key), &v, ttl, &why)) != 0)
-		return fail_core(r, rc, why);
+	    (rc = kv_put(ctx_db(r->ctx), &kv_access_of(r)->b, key, strlen(key), &v, ttl, &why)) != 0)
+		return kv_fail(r, rc, why);
 	return send_value(r, 200, &v);
 }
 
@@ -85,9 +73,9 @@ int
 kv_api_delete(struct cb_req *r)
 {
 	const char *key = req_param(r, "key");
-	int rc = kv_delete(ctx_db(r->ctx), access_of(r)->b.id, key, strlen(key));
+	int rc = kv_delete(ctx_db(r->ctx), kv_access_of(r)->b.id, key, strlen(key));
 
-	return rc ? fail_core(r, rc, NULL) : resp_empty(r, 204);
+	return rc ? kv_fail(r, rc, NULL) : resp_empty(r, 204);
 }
 
 int
@@ -102,9 +90,9 @@ kv_api_incr(struct cb_req *r)
 
 	if (ttl == -2 || req_body(r, 64, &body, &len) != 0)
 		return -1;
-	rc = kv_incr(ctx_db(r->ctx), r->a, &access_of(r)->b, key, strlen(key),
+	rc = kv_incr(ctx_db(r->ctx), r->a, &kv_access_of(r)->b, key, strlen(key),
 	    body, len, ttl, &v, &why);
-	return rc ? fail_core(r, rc, why) : send_value(r, 200, &v);
+	return rc ? kv_fail(r, rc, why) : send_value(r, 200, &v);
 }
 
 /* ---- listing --------------------------------------------------------- */
@@ -286,10 +274,10 @@ kv_api_list(struct cb_req *r)
 	if (negotiate(r, &l.fmt) != 0)
 		return -1;
 	/* Listing needs enumerate; listing values needs read as well. */
-	rc = kv_list_scope(access_of(r), KV_ENUMERATE | (o.values ? KV_READ : 0),
+	rc = kv_list_scope(kv_access_of(r), KV_ENUMERATE | (o.values ? KV_READ : 0),
 	    req_query(r, "prefix"), &prefix);
 	if (rc != 0)
-		return fail_core(r, rc, "the credential may not list here");
+		return kv_fail(r, rc, "the credential may not list here");
 	o.prefix = prefix;
 
 	buf_init(&l.out, 1u << 20);
@@ -297,7 +285,7 @@ kv_api_list(struct cb_req *r)
 	resp_begin(r, 200, ctypes[l.fmt], -1);
 	if (l.fmt == FMT_JSON)
 		buf_putc(&l.out, '[');
-	rc = kv_list(ctx_db(r->ctx), r->a, access_of(r)->b.id, &o, list_row, &l);
+	rc = kv_list(ctx_db(r->ctx), r->a, kv_access_of(r)->b.id, &o, list_row, &l);
 	if (l.fmt == FMT_JSON)
 		buf_putc(&l.out, ']');
 	if (rc == 0)

@@ -765,6 +765,21 @@ kv_put(struct db *db, const struct kv_bucket *b, const char *key,
 	    expiry(ttl < 0 ? b->default_ttl : ttl, now_unix_ms()));
 }
 
+/* sql (a literal) with ?1 bucket, ?2 key, ?3 now in ms bound; or NULL. */
+static sqlite3_stmt *
+entry_stmt(struct db *db, const char *sql, const char *bucket, const char *key,
+    size_t keylen)
+{
+	sqlite3_stmt *st = db_prep(db, sql);
+
+	if (st != NULL) {
+		sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, key, (int)keylen, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now_unix_ms());
+	}
+	return st;
+}
+
 static int
 get_row(struct db *db, struct arena *a, const char *bucket, const char *key,
     size_t keylen, struct kv_value *out, int64_t *expires_ms)
@@ -773,14 +788,11 @@ get_row(struct db *db, struct arena *a, const char *bucket, const char *key,
 	    "SELECT type, value, expires_at FROM kv_entries"
 	    " WHERE bucket_id = ?1 AND key = ?2"
 	    " AND (expires_at IS NULL OR expires_at > ?3)";
-	sqlite3_stmt *st = db_prep(db, sql);
+	sqlite3_stmt *st = entry_stmt(db, sql, bucket, key, keylen);
 	int rc;
 
 	if (st == NULL)
 		return 500;
-	sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, key, (int)keylen, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now_unix_ms());
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		column_value(a, st, 0, 1, out);
@@ -807,14 +819,11 @@ delete_row(struct db *db, const char *bucket, const char *key, size_t keylen,
 	static const char sql[] =
 	    "DELETE FROM kv_entries WHERE bucket_id = ?1 AND key = ?2"
 	    " AND (expires_at IS NULL OR expires_at > ?3)";
-	sqlite3_stmt *st = db_prep(db, sql);
+	sqlite3_stmt *st = entry_stmt(db, sql, bucket, key, keylen);
 	int rc;
 
 	if (st == NULL)
 		return 500;
-	sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, key, (int)keylen, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now_unix_ms());
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
