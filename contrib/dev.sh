@@ -81,7 +81,10 @@ serve() {
 	echo
 	echo "Cubby is serving on http://127.0.0.1:8080 (Ctrl-C stops it). Try:"
 	echo "  curl -s http://127.0.0.1:8080/health"
-	echo "Logs: $var/lighttpd.err"
+	echo "  B=\$(curl -s -X POST http://127.0.0.1:8080/api/v1/ -d email=you@example.com -d secret_key=change-me)"
+	echo "  curl -s -X PUT http://127.0.0.1:8080/api/v1/\$B/hello -d world -H 'Authorization: Bearer change-me'"
+	echo "Cubby's log lines follow here; lighttpd's own go to $var/lighttpd.err"
+	echo
 	exec lighttpd -D -f "$var/lighttpd.conf"
 }
 
