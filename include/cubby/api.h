@@ -15,6 +15,22 @@ int ops_metrics(struct cb_req *r);
 int docs_openapi(struct cb_req *r);
 int docs_explorer(struct cb_req *r);
 
+/* auth.c: AUTH_TENANT and AUTH_ADMIN routes (called by the dispatcher) */
+int tenant_route_auth(struct cb_req *r);
+int admin_route_auth(struct cb_req *r);
+
+/* file_admin.c: the file API's admin and tenant routes */
+int file_admin_tenant_create(struct cb_req *r);
+int file_admin_regenerate_key(struct cb_req *r);
+int file_tenant_quota(struct cb_req *r);
+int file_tenant_info(struct cb_req *r);
+/* file_workspace.c */
+int file_workspace_list(struct cb_req *r);
+int file_workspace_create(struct cb_req *r);
+int file_workspace_get(struct cb_req *r);
+int file_workspace_update(struct cb_req *r);
+int file_workspace_delete(struct cb_req *r);
+
 /* kv_auth.c: AUTH_BUCKET routes (called by the dispatcher) */
 int kv_route_auth(struct cb_req *r);
 /* kv_bucket.c */

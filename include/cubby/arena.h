@@ -7,10 +7,12 @@
 #include <stddef.h>
 
 struct arena_block;
+struct arena_defer;
 
 struct arena {
 	struct arena_block *head;   /* current block; chain ends at the first */
 	struct arena_block *large;  /* allocations too big for a block */
+	struct arena_defer *defers; /* cleanups run at reset, newest first */
 	size_t block_size;          /* size of ordinary blocks */
 	size_t used_total;          /* bytes handed out since the last reset */
 };
@@ -27,6 +29,10 @@ char *arena_strndup(struct arena *a, const char *s, size_t n);
 /* printf into arena memory; never truncates. */
 char *arena_printf(struct arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Run fn(p) when the arena is reset or freed (for memory the arena does
+ * not own, e.g. a json-c object): request-scoped cleanup without a free()
+ * on every path. */
+void arena_defer(struct arena *a, void (*fn)(void *), void *p);
 /* Release everything but the first block, which is kept for reuse. */
 void arena_reset(struct arena *a);
 /* Release everything. */

@@ -70,8 +70,6 @@ struct kv_settings {
 	int64_t default_ttl;
 };
 
-/* 1 when s is a canonical lowercase UUID. */
-int kv_is_uuid(const char *s);
 /* Load a bucket: 0 found, 404 missing, 500 database error. */
 int kv_bucket_load(struct db *db, struct arena *a, const char *id,
     struct kv_bucket *out);

@@ -13,6 +13,7 @@
 #include "cubby/router.h"
 #include "cubby/server.h"
 #include "cubby/util.h"
+#include "cubby/uuid.h"
 
 /* The presented credential, or NULL. -1 after req_fail for a malformed
  * Authorization header. */
@@ -99,7 +100,7 @@ kv_route_auth(struct cb_req *r)
 	if (rc == 404) {
 		/* Not a bucket id at all: the path's owner answers (e.g. the
 		 * file API under /api/v1/files before its routes exist). */
-		if (bucket == NULL || !kv_is_uuid(bucket))
+		if (bucket == NULL || !uuid_valid(bucket))
 			r->dialect = router_dialect_for(r->path);
 		return req_fail(r, 404, "not_found", "no such bucket");
 	}

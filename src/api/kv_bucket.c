@@ -115,29 +115,16 @@ patch_cred(struct cb_req *r, struct json_object *v, const char **set, int *clear
 int
 kv_api_bucket_patch(struct cb_req *r)
 {
-	struct json_tokener *tok;
 	struct json_object *o;
 	struct kv_settings s;
 	const char *why = "";
-	char *body;
-	size_t len, end;
-	int rc = -1, unused = 0;
+	int rc, unused = 0;
 
-	if (req_body(r, KV_FORM_MAX, &body, &len) != 0)
+	if (req_json(r, KV_FORM_MAX, &o) != 0)
 		return -1;
+	if (!json_object_is_type(o, json_type_object))
+		return req_fail(r, 400, "bad_request", "body must be a JSON object");
 	memset(&s, 0, sizeof s);
-	if ((tok = json_tokener_new_ex(8)) == NULL)
-		return req_fail(r, 500, "internal_error", "out of memory");
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	end = (size_t)tok->char_offset;
-	while (end < len && (body[end] == ' ' || body[end] == '\t' ||
-	    body[end] == '\r' || body[end] == '\n'))
-		end++;
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    end != len || !json_object_is_type(o, json_type_object)) {
-		req_fail(r, 400, "bad_request", "body must be a JSON object");
-		goto out;
-	}
 	json_object_object_foreach(o, k, v) {
 		int bad;
 		if (strcmp(k, "secret_key") == 0)
@@ -159,17 +146,11 @@ kv_api_bucket_patch(struct cb_req *r)
 		} else
 			bad = req_fail(r, 400, "bad_request", "unknown field");
 		if (bad)
-			goto out;
+			return -1;
 	}
-	if ((rc = kv_bucket_patch(ctx_db(r->ctx), r->ctx->master, &kv_access_of(r)->b, &s, &why)) != 0) {
-		rc = kv_fail(r, rc, why);
-		goto out;
-	}
-	rc = resp_empty(r, 204);
-out:
-	json_object_put(o);
-	json_tokener_free(tok);
-	return rc;
+	if ((rc = kv_bucket_patch(ctx_db(r->ctx), r->ctx->master, &kv_access_of(r)->b, &s, &why)) != 0)
+		return kv_fail(r, rc, why);
+	return resp_empty(r, 204);
 }
 
 int

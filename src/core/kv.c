@@ -21,38 +21,12 @@
 #include "cubby/kv.h"
 #include "cubby/log.h"
 #include "cubby/util.h"
+#include "cubby/uuid.h"
 
 #define CRED_LABEL    "cubby/kv-credential/v1"
 #define SIGNING_LABEL "cubby/kv-signing-key/v1"
 
 /* ---- ids, hashes, sealing ------------------------------------------- */
-
-int
-kv_is_uuid(const char *s)
-{
-	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-
-	for (size_t i = 0; i < sizeof shape - 1; i++) {
-		if (shape[i] == '-' ? s[i] != '-' :
-		    !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	}
-	return s[sizeof shape - 1] == '\0';
-}
-
-static void
-new_uuid(char out[37])
-{
-	unsigned char b[16];
-	char hex[33];
-
-	crypto_random(b, sizeof b);
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
-	hex_encode(hex, b, sizeof b);
-	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-	    hex + 16, hex + 20);
-}
 
 /* Keyed hash of a credential, bound to its bucket. */
 static void
@@ -131,7 +105,7 @@ kv_bucket_load(struct db *db, struct arena *a, const char *id,
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if (!kv_is_uuid(id))
+	if (!uuid_valid(id))
 		return 404;
 	if ((st = db_prep(db, sql)) == NULL)
 		return 500;
@@ -204,7 +178,7 @@ kv_bucket_create(struct db *db, const unsigned char master[CB_KEYLEN],
 		*why = "default_ttl must be 0 or more seconds";
 		return 400;
 	}
-	new_uuid(id);
+	uuid_new(id);
 	if (s->signing_key != NULL &&
 	    seal_signing_key(master, id, s->signing_key, sealed, &sealed_len) != 0)
 		return 500;

@@ -12,11 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cubby/arena.h"
 #include "cubby/config.h"
 #include "cubby/core.h"
 #include "cubby/crypto.h"
 #include "cubby/db.h"
 #include "cubby/log.h"
+#include "cubby/tenant.h"
+#include "cubby/util.h"
 
 static void
 usage(FILE *f)
@@ -28,6 +31,14 @@ usage(FILE *f)
 	    "                     and print a new admin key (once)\n"
 	    "  migrate            bring the database schema up to this version\n"
 	    "  rotate-admin-key   revoke the admin keys and print a new one\n"
+	    "  tenant create NAME [--quota BYTES] [--types TYPE,...]\n"
+	    "                     create a tenant; prints its API key (once)\n"
+	    "  tenant list        list tenants\n"
+	    "  tenant show ID|NAME  one tenant and its keys\n"
+	    "  key create ID|NAME --name NAME --scope read|write|admin\n"
+	    "                     a new API key for a tenant (printed once)\n"
+	    "  key list ID|NAME   a tenant's keys (never the keys themselves)\n"
+	    "  key revoke KEY_ID  revoke a key at once\n"
 	    "  version            print the version\n");
 }
 
@@ -166,6 +177,191 @@ cmd_rotate(const struct cb_config *cfg)
 	return rc;
 }
 
+/* --- tenants and keys --- */
+
+static const char *const scope_names[] = { "", "read", "write", "admin" };
+
+/* Value of --name VALUE among args, or NULL. */
+static const char *
+opt(int argc, char **argv, const char *name)
+{
+	for (int i = 0; i + 1 < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return argv[i + 1];
+	return NULL;
+}
+
+static int
+open_current(const struct cb_config *cfg, struct db **db, unsigned char master[CB_KEYLEN])
+{
+	char err[512];
+
+	if (masterkey_load(cfg->master_key_file, master, err, sizeof err) != 0 ||
+	    db_open_current(cfg, db, err, sizeof err) != 0) {
+		fprintf(stderr, "cubbyctl: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+print_tenant(void *arg, const struct tenant *t)
+{
+	char iso[32];
+
+	(void)arg;
+	fmt_iso8601_ms(iso, sizeof iso, t->created_at);
+	printf("%s  %-24s quota %lld  used %lld  created %s\n", t->id, t->name,
+	    (long long)t->quota_bytes, (long long)t->used_bytes, iso);
+	return 0;
+}
+
+static int
+print_key(void *arg, const struct apikey_info *k)
+{
+	char created[32], used[32], revoked[32];
+
+	(void)arg;
+	fmt_iso8601_ms(created, sizeof created, k->created_at);
+	if (k->last_used_at)
+		fmt_iso8601_ms(used, sizeof used, k->last_used_at);
+	else
+		strlcpy_cb(used, "never", sizeof used);
+	if (k->revoked_at)
+		fmt_iso8601_ms(revoked, sizeof revoked, k->revoked_at);
+	printf("%s  %-16s %-5s %s%s  created %s  last used %s%s%s\n", k->id, k->name,
+	    scope_names[k->scope < 1 || k->scope > 3 ? 0 : k->scope], k->hint,
+	    k->is_primary ? " (primary)" : "", created, used,
+	    k->revoked_at ? "  REVOKED " : "", k->revoked_at ? revoked : "");
+	return 0;
+}
+
+static int
+cmd_tenant(const struct cb_config *cfg, int argc, char **argv)
+{
+	unsigned char master[CB_KEYLEN];
+	struct db *db;
+	struct arena a;
+	struct tenant t;
+	int rc = 1;
+
+	if (argc < 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_current(cfg, &db, master) != 0)
+		return 1;
+	arena_init(&a, 4096);
+	if (strcmp(argv[0], "create") == 0 && argc >= 2) {
+		const char *q = opt(argc, argv, "--quota"), *tl = opt(argc, argv, "--types");
+		const char *types[8], *why = "";
+		char key[APIKEY_MAX], *list = NULL;
+		long long quota = -1;
+		size_t n = 0;
+		if (q != NULL && parse_size(q, 0, INT64_MAX, &quota) != 0) {
+			fprintf(stderr, "cubbyctl: --quota: a number of bytes (k/m/g suffixes)\n");
+			goto out;
+		}
+		if (tl != NULL) {
+			list = arena_strdup(&a, tl);
+			for (char *p = list; p && n < 8; ) {
+				char *c = strchr(p, ',');
+				if (c)
+					*c++ = '\0';
+				types[n++] = p;
+				p = c;
+			}
+		}
+		rc = tenant_create(db, &a, master, argv[1], quota, tl ? types : NULL, n,
+		    &t, key, &why);
+		if (rc != 0) {
+			fprintf(stderr, "cubbyctl: %s\n", *why ? why : "cannot create the tenant");
+			rc = 1;
+			goto out;
+		}
+		printf("tenant %s (%s)\nAPI key (shown once, store it now): %s\n", t.id,
+		    t.name, key);
+		memset(key, 0, sizeof key);
+	} else if (strcmp(argv[0], "list") == 0) {
+		rc = tenant_each(db, &a, print_tenant, NULL) ? 1 : 0;
+	} else if (strcmp(argv[0], "show") == 0 && argc >= 2) {
+		if (tenant_find(db, &a, argv[1], &t) != 0) {
+			fprintf(stderr, "cubbyctl: no tenant '%s'\n", argv[1]);
+			goto out;
+		}
+		print_tenant(NULL, &t);
+		printf("allowed types %s\nkeys:\n", t.allowed_types);
+		rc = apikey_each(db, &a, t.id, print_key, NULL) ? 1 : 0;
+	} else {
+		usage(stderr);
+		rc = 2;
+	}
+out:
+	arena_free(&a);
+	db_close(db);
+	memset(master, 0, sizeof master);
+	return rc;
+}
+
+static int
+cmd_key(const struct cb_config *cfg, int argc, char **argv)
+{
+	unsigned char master[CB_KEYLEN];
+	struct db *db;
+	struct arena a;
+	struct tenant t;
+	int rc = 1;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (open_current(cfg, &db, master) != 0)
+		return 1;
+	arena_init(&a, 4096);
+	if (strcmp(argv[0], "revoke") == 0) {
+		rc = apikey_revoke(db, NULL, argv[1]);
+		if (rc == 0)
+			printf("revoked %s\n", argv[1]);
+		else
+			fprintf(stderr, "cubbyctl: no key '%s'\n", argv[1]);
+		rc = rc ? 1 : 0;
+		goto out;
+	}
+	if (tenant_find(db, &a, argv[1], &t) != 0) {
+		fprintf(stderr, "cubbyctl: no tenant '%s'\n", argv[1]);
+		goto out;
+	}
+	if (strcmp(argv[0], "list") == 0) {
+		rc = apikey_each(db, &a, t.id, print_key, NULL) ? 1 : 0;
+	} else if (strcmp(argv[0], "create") == 0) {
+		const char *name = opt(argc, argv, "--name"), *sc = opt(argc, argv, "--scope");
+		const char *why = "";
+		char key[APIKEY_MAX], id[24];
+		int scope = 0;
+		for (int i = 1; i <= 3; i++)
+			if (sc && strcmp(sc, scope_names[i]) == 0)
+				scope = i;
+		rc = apikey_create(db, master, t.id, name ? name : "", scope, key, id, &why);
+		if (rc != 0) {
+			fprintf(stderr, "cubbyctl: %s\n", *why ? why : "cannot create the key");
+			rc = 1;
+			goto out;
+		}
+		printf("key %s (%s) for tenant %s\nAPI key (shown once, store it now): %s\n",
+		    id, scope_names[scope], t.name, key);
+		memset(key, 0, sizeof key);
+	} else {
+		usage(stderr);
+		rc = 2;
+	}
+out:
+	arena_free(&a);
+	db_close(db);
+	memset(master, 0, sizeof master);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -210,6 +406,10 @@ main(int argc, char **argv)
 		rc = cmd_migrate(&cfg);
 	else if (strcmp(cmd, "rotate-admin-key") == 0)
 		rc = cmd_rotate(&cfg);
+	else if (strcmp(cmd, "tenant") == 0)
+		rc = cmd_tenant(&cfg, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "key") == 0)
+		rc = cmd_key(&cfg, argc - optind - 1, argv + optind + 1);
 	else {
 		fprintf(stderr, "cubbyctl: unknown command '%s'\n", cmd);
 		usage(stderr);

@@ -13,6 +13,12 @@
 
 #define ALIGN 16
 
+struct arena_defer {
+	struct arena_defer *next;
+	void (*fn)(void *);
+	void *p;
+};
+
 struct arena_block {
 	struct arena_block *prev;
 	size_t size;
@@ -38,7 +44,30 @@ arena_init(struct arena *a, size_t block_size)
 	a->block_size = block_size;
 	a->head = block_new(block_size, NULL);
 	a->large = NULL;
+	a->defers = NULL;
 	a->used_total = 0;
+}
+
+void
+arena_defer(struct arena *a, void (*fn)(void *), void *p)
+{
+	struct arena_defer *d = arena_alloc(a, sizeof *d);
+
+	d->fn = fn;
+	d->p = p;
+	d->next = a->defers;
+	a->defers = d;
+}
+
+static void
+run_defers(struct arena *a)
+{
+	/* The records live in the arena: take the list first. */
+	struct arena_defer *d = a->defers;
+
+	a->defers = NULL;
+	for (; d != NULL; d = d->next)
+		d->fn(d->p);
 }
 
 void *
@@ -125,6 +154,7 @@ arena_reset(struct arena *a)
 {
 	struct arena_block *first = a->head;
 
+	run_defers(a);
 	while (first->prev != NULL)
 		first = first->prev;
 	free_chain(a->head, first);
@@ -138,6 +168,7 @@ arena_reset(struct arena *a)
 void
 arena_free(struct arena *a)
 {
+	run_defers(a);
 	free_chain(a->head, NULL);
 	free_chain(a->large, NULL);
 	a->head = a->large = NULL;

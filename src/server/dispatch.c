@@ -137,6 +137,10 @@ check_auth(struct cb_req *r)
 		return 0;
 	case AUTH_BUCKET:
 		return kv_route_auth(r);
+	case AUTH_TENANT:
+		return tenant_route_auth(r);
+	case AUTH_ADMIN:
+		return admin_route_auth(r);
 	default:
 		log_err("rid=%s route %s %s: no checker for its auth kind",
 		    r->rid, r->route->method, r->route->pattern);

@@ -154,6 +154,43 @@ req_body(struct cb_req *r, size_t max, char **out, size_t *len)
 	return 0;
 }
 
+static void
+json_put(void *p)
+{
+	json_object_put(p);
+}
+
+int
+req_json(struct cb_req *r, size_t max, struct json_object **out)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+	char *body;
+	size_t len, end;
+	int ok;
+
+	*out = NULL;
+	if (req_body(r, max, &body, &len) != 0)
+		return -1;
+	if ((tok = json_tokener_new_ex(32)) == NULL)
+		return req_fail(r, 500, "internal_error", "out of memory");
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	end = (size_t)tok->char_offset;
+	if (o == NULL && json_tokener_get_error(tok) == json_tokener_continue)
+		o = json_tokener_parse_ex(tok, "", -1);   /* a bare number */
+	ok = json_tokener_get_error(tok) == json_tokener_success;
+	json_tokener_free(tok);
+	if (o != NULL)
+		arena_defer(r->a, json_put, o);
+	while (end < len && (body[end] == ' ' || body[end] == '\t' ||
+	    body[end] == '\r' || body[end] == '\n'))
+		end++;
+	if (!ok || end != len)
+		return req_fail(r, 400, "validation_error", "body is not valid JSON");
+	*out = o;
+	return 0;
+}
+
 int
 req_fail(struct cb_req *r, int status, const char *code, const char *fmt, ...)
 {

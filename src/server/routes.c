@@ -16,6 +16,17 @@ const struct route cb_routes[] = {
 	{ "GET", "/api-docs/openapi.json", docs_openapi, AUTH_NONE, SCOPE_NONE, BODY_NONE, DIALECT_KV },
 	{ "GET", "/swagger-ui/", docs_explorer, AUTH_NONE, SCOPE_NONE, BODY_NONE, DIALECT_KV },
 
+	/* file API (shared/seeds/file-api.txt) */
+	{ "POST",   "/api/v1/admin/tenants",                           file_admin_tenant_create,  AUTH_ADMIN,  SCOPE_NONE,  65536,     DIALECT_FILE },
+	{ "POST",   "/api/v1/admin/tenants/{tenantId}/regenerate-key", file_admin_regenerate_key, AUTH_ADMIN,  SCOPE_NONE,  BODY_NONE, DIALECT_FILE },
+	{ "GET",    "/api/v1/tenant/quota",                            file_tenant_quota,         AUTH_TENANT, SCOPE_READ,  BODY_NONE, DIALECT_FILE },
+	{ "GET",    "/api/v1/tenant/info",                             file_tenant_info,          AUTH_TENANT, SCOPE_READ,  BODY_NONE, DIALECT_FILE },
+	{ "GET",    "/api/v1/workspaces",                              file_workspace_list,       AUTH_TENANT, SCOPE_READ,  BODY_NONE, DIALECT_FILE },
+	{ "POST",   "/api/v1/workspaces",                              file_workspace_create,     AUTH_TENANT, SCOPE_WRITE, 131072,    DIALECT_FILE },
+	{ "GET",    "/api/v1/workspaces/{workspaceId}",                file_workspace_get,        AUTH_TENANT, SCOPE_READ,  BODY_NONE, DIALECT_FILE },
+	{ "PATCH",  "/api/v1/workspaces/{workspaceId}",                file_workspace_update,     AUTH_TENANT, SCOPE_WRITE, 131072,    DIALECT_FILE },
+	{ "DELETE", "/api/v1/workspaces/{workspaceId}",                file_workspace_delete,     AUTH_TENANT, SCOPE_WRITE, BODY_NONE, DIALECT_FILE },
+
 	/* key-value (shared/seeds/kv-api.txt); AUTH_BUCKET reads min_scope as
 	 * the bucket permission the route needs */
 	{ "POST",   "/api/v1/",                  kv_api_bucket_create, AUTH_NONE,   SCOPE_NONE,      KV_FORM_MAX,  DIALECT_KV },

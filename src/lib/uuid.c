@@ -1,0 +1,33 @@
+/* uuid.c - version-4 UUIDs from libgcrypt's strong random bytes. */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "cubby/crypto.h"
+#include "cubby/uuid.h"
+
+void
+uuid_new(char out[37])
+{
+	unsigned char b[16];
+	char hex[33];
+
+	crypto_random(b, sizeof b);
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+	hex_encode(hex, b, sizeof b);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+	    hex + 16, hex + 20);
+}
+
+int
+uuid_valid(const char *s)
+{
+	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+	for (size_t i = 0; i < sizeof shape - 1; i++)
+		if (shape[i] == '-' ? s[i] != '-' :
+		    !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[sizeof shape - 1] == '\0';
+}
