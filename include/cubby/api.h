@@ -31,6 +31,17 @@ int file_workspace_get(struct cb_req *r);
 int file_workspace_update(struct cb_req *r);
 int file_workspace_delete(struct cb_req *r);
 
+/* file_files.c */
+int file_upload_request(struct cb_req *r);
+int file_upload_put(struct cb_req *r);
+int file_list(struct cb_req *r);
+int file_get(struct cb_req *r);
+int file_delete(struct cb_req *r);
+int file_download(struct cb_req *r);
+int file_signed_url(struct cb_req *r);
+/* auth.c: a tenant key, or a signed download URL */
+int tenant_or_signed_auth(struct cb_req *r);
+
 /* kv_auth.c: AUTH_BUCKET routes (called by the dispatcher) */
 int kv_route_auth(struct cb_req *r);
 /* kv_bucket.c */

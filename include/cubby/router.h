@@ -13,6 +13,7 @@ enum cb_auth {
 	AUTH_ADMIN,         /* the server admin key (file API admin routes) */
 	AUTH_TENANT,        /* a tenant API key with at least min_scope */
 	AUTH_BUCKET,        /* KV bucket credentials, checked by the KV core */
+	AUTH_TENANT_OR_URL, /* a tenant key, or a signed URL (token + expires) */
 };
 
 /* Tenant keys: read < write < admin. KV routes (AUTH_BUCKET) read the

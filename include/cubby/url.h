@@ -30,6 +30,10 @@ int query_parse(struct arena *a, const char *qs, size_t len,
 int path_split(struct arena *a, const char *path, size_t len,
     char ***out, size_t max);
 
+/* Percent-encode s for a path segment or query value (RFC 3986
+ * unreserved characters stay), in arena memory. */
+char *url_encode(struct arena *a, const char *s);
+
 /* First value of name among n params, or NULL. */
 const char *param_get(const struct param *p, size_t n, const char *name);
 

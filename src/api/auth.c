@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "cubby/api.h"
+#include "cubby/db.h"
+#include "cubby/object.h"
+#include "cubby/uuid.h"
 #include "cubby/router.h"
 #include "cubby/server.h"
 #include "cubby/tenant.h"
@@ -57,6 +60,47 @@ tenant_route_auth(struct cb_req *r)
 	if (p->scope < (int)r->route->min_scope)
 		return req_fail(r, 403, "insufficient_scope",
 		    "this key's scope does not allow this");
+	r->principal = p;
+	return 0;
+}
+
+int
+tenant_or_signed_auth(struct cb_req *r)
+{
+	static const char owner[] = "SELECT tenant_id FROM objects WHERE id = ?1";
+	const char *tok = req_query(r, "token"), *exp_s = req_query(r, "expires");
+	const char *id = req_param(r, "fileId");
+	struct principal *p;
+	long long expires;
+	char expect[65];
+	sqlite3_stmt *st;
+	struct db *db;
+	int rc;
+
+	if (tok == NULL && exp_s == NULL)
+		return tenant_route_auth(r);
+	if (tok == NULL || exp_s == NULL || parse_ll(exp_s, 0, INT64_MAX, &expires) != 0 ||
+	    !uuid_valid(id))
+		return req_fail(r, 401, "unauthorized", "invalid signed URL");
+	download_token(r->ctx->master, id, expires, expect);
+	if (!signature_ok(tok, expect))
+		return req_fail(r, 401, "unauthorized", "invalid signed URL");
+	if (expires <= now_unix_ms())
+		return req_fail(r, 401, "unauthorized", "the signed URL has expired");
+	if ((db = auth_db(r)) == NULL)
+		return -1;
+	/* The token names this object: its owner is the tenant in force. */
+	p = arena_zalloc(r->a, sizeof *p);
+	if ((st = db_prep(db, owner)) == NULL)
+		return req_fail(r, 500, "internal_error", "lookup failed");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		strlcpy_cb(p->tenant_id, (const char *)sqlite3_column_text(st, 0), sizeof p->tenant_id);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return req_fail(r, 404, "file_not_found", "File not found");
+	p->scope = KEY_READ;
 	r->principal = p;
 	return 0;
 }

@@ -122,8 +122,8 @@ parse_and_route(struct cb_req *r)
 	r->body_limit = r->route->body_limit == BODY_DEFAULT
 	    ? cfg->max_body : r->route->body_limit;
 	if (r->content_length > r->body_limit)
-		return req_fail(r, 413, "payload_too_large",
-		    "request body exceeds %lld bytes", r->body_limit);
+		return req_fail(r, 413, r->dialect == DIALECT_FILE ? "file_too_large" :
+		    "payload_too_large", "request body exceeds %lld bytes", r->body_limit);
 	return 0;
 }
 
@@ -141,6 +141,8 @@ check_auth(struct cb_req *r)
 		return tenant_route_auth(r);
 	case AUTH_ADMIN:
 		return admin_route_auth(r);
+	case AUTH_TENANT_OR_URL:
+		return tenant_or_signed_auth(r);
 	default:
 		log_err("rid=%s route %s %s: no checker for its auth kind",
 		    r->rid, r->route->method, r->route->pattern);

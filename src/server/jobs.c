@@ -16,6 +16,7 @@
 #include "cubby/config.h"
 #include "cubby/db.h"
 #include "cubby/kv.h"
+#include "cubby/object.h"
 #include "cubby/log.h"
 #include "cubby/pool.h"
 #include "cubby/server.h"
@@ -59,6 +60,11 @@ jobs_main(const struct cb_config *cfg, int slot)
 				;
 			if (n < 0)
 				log_warn("jobs: kv sweep failed: %s", db_errmsg(ctx.db));
+			/* Uploads that never arrived give their bytes back. */
+			while ((n = object_expire_uploads(ctx.db, 100)) == 100)
+				;
+			if (n < 0)
+				log_warn("jobs: upload expiry failed: %s", db_errmsg(ctx.db));
 		}
 	}
 	db_close(ctx.db);

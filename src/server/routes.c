@@ -6,6 +6,7 @@
 
 #include "cubby/api.h"
 #include "cubby/kv.h"
+#include "cubby/object.h"
 #include "cubby/router.h"
 
 const struct route cb_routes[] = {
@@ -17,6 +18,13 @@ const struct route cb_routes[] = {
 	{ "GET", "/swagger-ui/", docs_explorer, AUTH_NONE, SCOPE_NONE, BODY_NONE, DIALECT_KV },
 
 	/* file API (shared/seeds/file-api.txt) */
+	{ "POST",   "/api/v1/upload/request",                          file_upload_request,       AUTH_TENANT, SCOPE_WRITE, 65536,     DIALECT_FILE },
+	{ "PUT",    "/_internal/upload/tenants/{tenantId}/files/{fileId}/{fileName}", file_upload_put, AUTH_NONE, SCOPE_NONE, FILE_MAX_BYTES, DIALECT_FILE },
+	{ "GET",    "/api/v1/files",                                   file_list,                 AUTH_TENANT, SCOPE_READ,  BODY_NONE, DIALECT_FILE },
+	{ "GET",    "/api/v1/files/{fileId}",                          file_get,                  AUTH_TENANT, SCOPE_READ,  BODY_NONE, DIALECT_FILE },
+	{ "DELETE", "/api/v1/files/{fileId}",                          file_delete,               AUTH_TENANT, SCOPE_WRITE, BODY_NONE, DIALECT_FILE },
+	{ "GET",    "/api/v1/files/{fileId}/download",                 file_download,             AUTH_TENANT_OR_URL, SCOPE_READ, BODY_NONE, DIALECT_FILE },
+	{ "GET",    "/api/v1/files/{fileId}/signed-url",               file_signed_url,           AUTH_TENANT, SCOPE_READ,  BODY_NONE, DIALECT_FILE },
 	{ "POST",   "/api/v1/admin/tenants",                           file_admin_tenant_create,  AUTH_ADMIN,  SCOPE_NONE,  65536,     DIALECT_FILE },
 	{ "POST",   "/api/v1/admin/tenants/{tenantId}/regenerate-key", file_admin_regenerate_key, AUTH_ADMIN,  SCOPE_NONE,  BODY_NONE, DIALECT_FILE },
 	{ "GET",    "/api/v1/tenant/quota",                            file_tenant_quota,         AUTH_TENANT, SCOPE_READ,  BODY_NONE, DIALECT_FILE },

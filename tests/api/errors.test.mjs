@@ -16,7 +16,7 @@ test('unknown path: 404 in the envelope of the document that owns the prefix', (
   assert.equal(r.status, 404);
   assert.deepEqual(await r.json(), kv404);
 
-  r = await fetch(f.base + '/api/v1/files');          // file API prefix, not built yet
+  r = await fetch(f.base + '/api/v1/upload/nope');    // file API prefix, no such route
   assert.equal(r.status, 404);
   const fe = await r.json();
   assert.equal(fe.error.code, 'NOT_FOUND');

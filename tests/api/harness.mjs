@@ -128,6 +128,8 @@ export class Stack {
       `server.port = ${port}`,
       `server.errorlog = "${dir}/error.log"`,
       `server.max-request-size = 2097152`,
+      // tests open 1,000 connections at once (plus the upstream ones)
+      'server.max-connections = 4096', 'server.max-fds = 16384',
       `include "${inc}"`, '',
     ].join('\n'));
     const p = spawn(which('lighttpd'), ['-D', '-f', path.join(dir, 'lighttpd.conf')],
@@ -147,7 +149,7 @@ export class Stack {
     fs.writeFileSync(path.join(dir, 'nginx.conf'), [
       'daemon off;', 'worker_processes 1;', `pid ${dir}/nginx.pid;`,
       `error_log ${dir}/error.log warn;`,
-      'events { worker_connections 1024; }',
+      'events { worker_connections 8192; }', 'worker_rlimit_nofile 16384;',
       'http {', '  access_log off;',
       ...['client_body', 'fastcgi', 'proxy', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t}_temp;`),
       `  server { listen 127.0.0.1:${port}; include ${dir}/cubby.conf; }`, '}', '',

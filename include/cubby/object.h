@@ -1,0 +1,97 @@
+/* object.h - stored objects: one row per file (a Storage Brain file and a
+ * Khaos asset at once), owned by a tenant, optionally in a workspace.
+ * Quotas are reserved atomically when an upload is accepted and released
+ * on delete, failure or expiry: usage can never pass a quota. Every call
+ * takes the tenant id. Functions returning int give 0 or an HTTP status,
+ * with a machine code (*code, snake_case) and a reason (*why). */
+#ifndef CUBBY_OBJECT_H
+#define CUBBY_OBJECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cubby/crypto.h"
+
+struct arena;
+struct db;
+
+#define FILE_MAX_BYTES      104857600LL
+#define FILE_NAME_MAX       255
+#define FILE_CONTEXT_MAX    100
+#define UPLOAD_URL_TTL_MS   (15LL * 60 * 1000)
+
+struct object {
+	char id[37];
+	char tenant_id[37];
+	const char *workspace_id;       /* NULL: none */
+	const char *name, *content_type, *context;
+	const char *tags, *metadata;    /* JSON object text or NULL */
+	int64_t size_bytes;             /* -1: not known yet */
+	int64_t reserved_bytes;
+	unsigned char sha256[32];
+	int has_sha;
+	const char *state;              /* pending | completed | failed */
+	const char *processing_status;
+	const char *webhook_url;
+	const char *blob_key;           /* completed: where the bytes are */
+	int64_t created_at, updated_at, upload_expires_at, deleted_at;   /* ms */
+};
+
+struct upload_request {
+	const char *file_type, *file_name, *context, *tags, *webhook_url,
+	    *workspace_id;
+	int64_t size;                   /* -1: not declared */
+};
+
+struct object_filter {
+	const char *context, *file_type, *workspace_id;
+	int64_t limit;
+	int has_cursor;
+	int64_t cursor_created;         /* keyset: strictly older than this */
+	const char *cursor_id;
+};
+
+/* Validate a request, reserve a declared size, create a pending object. */
+int object_upload_request(struct db *db, struct arena *a, const char *tenant_id,
+    const struct upload_request *u, struct object *out, const char **code,
+    const char **why);
+/* The PUT of a pending upload may start: the object is pending and not
+ * expired, the type and declared size match, and the bytes are reserved
+ * (now, if they were not declared: *reserved_now). */
+int object_upload_begin(struct db *db, struct arena *a, const char *tenant_id,
+    const char *id, const char *content_type, int64_t length,
+    struct object *out, int64_t *reserved_now, const char **code,
+    const char **why);
+/* Mark a pending object completed with its size, hash and the blob that
+ * holds it; its reservation becomes exactly size (403 when that passes a
+ * quota; 409 when it is no longer pending: another attempt won). */
+int object_upload_finish(struct db *db, const char *tenant_id, const char *id,
+    int64_t size, const unsigned char sha[32], const char *blob_key);
+/* Give back bytes reserved by object_upload_begin after a failed PUT. */
+int object_upload_release(struct db *db, const char *tenant_id, const char *id,
+    int64_t bytes);
+/* A live (not deleted) object of the tenant: 0 or 404. completed_only
+ * hides pending and failed ones. */
+int object_get(struct db *db, struct arena *a, const char *tenant_id,
+    const char *id, int completed_only, struct object *out);
+/* Soft-delete and release its bytes at both levels. 0 or 404. */
+int object_delete(struct db *db, const char *tenant_id, const char *id);
+/* Completed live objects, newest first, keyset-paged; *total counts every
+ * match. fn returns 0 to go on. */
+int object_list(struct db *db, struct arena *a, const char *tenant_id,
+    const struct object_filter *f, int64_t *total,
+    int (*fn)(void *arg, const struct object *o), void *arg);
+/* Fail pending uploads past their expiry and release their bytes; how
+ * many, or -1. */
+int object_expire_uploads(struct db *db, int limit);
+
+/* Upload URL signature (hex) over tenant, object and expiry. */
+void upload_url_sign(const unsigned char master[CB_KEYLEN], const char *tenant_id,
+    const char *id, int64_t expires_ms, char hex[65]);
+/* Download token (hex) over object and expiry. */
+void download_token(const unsigned char master[CB_KEYLEN], const char *id,
+    int64_t expires_ms, char hex[65]);
+/* Constant-time check of a hex signature against the expected one. */
+int signature_ok(const char *given, const char expected[65]);
+
+#endif

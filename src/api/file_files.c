@@ -1,0 +1,479 @@
+/* file_files.c - the file API's upload and file routes: upload request,
+ * the presigned PUT, list, get, soft delete, download (Range, ETag,
+ * If-None-Match) and signed download URLs. Parse, one core call, render. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "api/file_api.h"
+#include "cubby/api.h"
+#include "cubby/base64.h"
+#include "cubby/blob.h"
+#include "cubby/crypto.h"
+#include "cubby/log.h"
+#include "cubby/server.h"
+#include "cubby/tenant.h"
+#include "cubby/url.h"
+#include "cubby/util.h"
+#include "cubby/uuid.h"
+
+static const char *
+tenant_of(struct cb_req *r)
+{
+	return ((const struct principal *)r->principal)->tenant_id;
+}
+
+static struct json_object *
+json_or_null(const char *text)
+{
+	return text ? json_tokener_parse(text) : NULL;
+}
+
+struct json_object *
+file_render(struct cb_req *r, const struct object *o)
+{
+	struct json_object *j = json_object_new_object();
+	char iso[32];
+
+	fmt_iso8601_ms(iso, sizeof iso, o->created_at);
+	json_object_object_add(j, "id", json_object_new_string(o->id));
+	json_object_object_add(j, "url", json_object_new_string(arena_printf(r->a,
+	    "%s/api/v1/files/%s/download", r->ctx->cfg->base_path, o->id)));
+	json_object_object_add(j, "originalName", json_object_new_string(o->name));
+	json_object_object_add(j, "fileType", json_object_new_string(o->content_type));
+	json_object_object_add(j, "sizeBytes", o->size_bytes < 0 ? NULL : json_object_new_int64(o->size_bytes));
+	json_object_object_add(j, "context", o->context ? json_object_new_string(o->context) : NULL);
+	json_object_object_add(j, "tags", json_or_null(o->tags));
+	json_object_object_add(j, "metadata", json_or_null(o->metadata));
+	json_object_object_add(j, "processingStatus", json_object_new_string(o->processing_status));
+	json_object_object_add(j, "workspaceId", o->workspace_id ? json_object_new_string(o->workspace_id) : NULL);
+	json_object_object_add(j, "createdAt", json_object_new_string(iso));
+	return j;
+}
+
+static int
+fail(struct cb_req *r, int status, const char *code, const char *why)
+{
+	return req_fail(r, status, code ? code : http_code_name(status), "%s",
+	    why && *why ? why : "failed");
+}
+
+/* An optional string field; -1 after req_fail when it is not a string. */
+static int
+opt_string(struct cb_req *r, struct json_object *o, const char *name,
+    const char **out)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(o, name, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return req_fail(r, 400, "validation_error", "%s must be a string", name);
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+int
+file_upload_request(struct cb_req *r)
+{
+	struct json_object *body, *v, *o, *meta, *types;
+	struct upload_request u;
+	struct object obj;
+	struct tenant t;
+	const char *code = NULL, *why = "";
+	char sig[65], iso[32];
+	int rc;
+
+	if (req_json(r, 65536, &body) != 0)
+		return -1;
+	if (!json_object_is_type(body, json_type_object))
+		return req_fail(r, 400, "validation_error", "body must be a JSON object");
+	memset(&u, 0, sizeof u);
+	u.size = -1;
+	if (opt_string(r, body, "fileType", &u.file_type) || opt_string(r, body, "fileName", &u.file_name) ||
+	    opt_string(r, body, "context", &u.context) || opt_string(r, body, "webhookUrl", &u.webhook_url) ||
+	    opt_string(r, body, "workspaceId", &u.workspace_id))
+		return -1;
+	if (u.file_type == NULL)
+		return req_fail(r, 400, "validation_error", "fileType is required");
+	if (u.file_name == NULL)
+		return req_fail(r, 400, "validation_error", "fileName is required");
+	if (json_object_object_get_ex(body, "fileSizeBytes", &v) && v != NULL) {
+		if (!json_object_is_type(v, json_type_int) || (u.size = json_object_get_int64(v)) < 0)
+			return req_fail(r, 400, "validation_error", "fileSizeBytes must be a whole number of bytes");
+	}
+	if (json_object_object_get_ex(body, "tags", &v) && v != NULL) {
+		if (!json_object_is_type(v, json_type_object))
+			return req_fail(r, 400, "validation_error", "tags must be an object of strings");
+		json_object_object_foreach(v, tk, tv) {
+			(void)tk;
+			if (!json_object_is_type(tv, json_type_string))
+				return req_fail(r, 400, "validation_error", "tags must be an object of strings");
+		}
+		u.tags = arena_strdup(r->a, json_object_to_json_string_ext(v,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		if (strlen(u.tags) > 8192)
+			return req_fail(r, 400, "validation_error", "tags are at most 8 KiB");
+	}
+	if (u.workspace_id != NULL && !uuid_valid(u.workspace_id))
+		return req_fail(r, 404, "not_found", "Workspace not found");
+	rc = object_upload_request(ctx_db(r->ctx), r->a, tenant_of(r), &u, &obj, &code, &why);
+	if (rc != 0)
+		return fail(r, rc, code, why);
+	if (tenant_load(ctx_db(r->ctx), r->a, tenant_of(r), &t) != 0)
+		return req_fail(r, 500, "internal_error", "tenant lookup failed");
+	upload_url_sign(r->ctx->master, obj.tenant_id, obj.id, obj.upload_expires_at, sig);
+	fmt_iso8601_ms(iso, sizeof iso, obj.upload_expires_at);
+	o = json_object_new_object();
+	json_object_object_add(o, "fileId", json_object_new_string(obj.id));
+	json_object_object_add(o, "presignedUrl", json_object_new_string(arena_printf(r->a,
+	    "%s/_internal/upload/tenants/%s/files/%s/%s?expires=%lld&signature=%s",
+	    r->ctx->cfg->base_path, obj.tenant_id, obj.id, url_encode(r->a, obj.name),
+	    (long long)obj.upload_expires_at, sig)));
+	json_object_object_add(o, "expiresAt", json_object_new_string(iso));
+	meta = json_object_new_object();
+	json_object_object_add(meta, "maxSizeBytes", json_object_new_int64(FILE_MAX_BYTES));
+	types = json_tokener_parse(t.allowed_types);
+	json_object_object_add(meta, "allowedTypes", types ? types : json_object_new_array());
+	json_object_object_add(o, "uploadMetadata", meta);
+	return resp_json(r, 200, o);
+}
+
+int
+file_upload_put(struct cb_req *r)
+{
+	const char *tid = req_param(r, "tenantId"), *fid = req_param(r, "fileId");
+	const char *exp_s = req_query(r, "expires"), *sig = req_query(r, "signature");
+	const char *code = NULL, *why = "";
+	struct blob_writer w;
+	struct object obj;
+	unsigned char sha[32], rnd[8];
+	char expect[65], buf[65536], blob_key[64], rhex[17];
+	int64_t reserved_now = 0;
+	long long expires;
+	long got;
+	int rc;
+
+	/* The signature first: nothing about the object is revealed to a
+	 * request that does not carry one. */
+	if (exp_s == NULL || parse_ll(exp_s, 0, INT64_MAX, &expires) != 0 || sig == NULL ||
+	    !uuid_valid(tid) || !uuid_valid(fid))
+		return req_fail(r, 403, "invalid_signature", "the upload URL is not valid");
+	upload_url_sign(r->ctx->master, tid, fid, expires, expect);
+	if (!signature_ok(sig, expect))
+		return req_fail(r, 403, "invalid_signature", "the upload URL is not valid");
+	if (expires <= now_unix_ms())
+		return req_fail(r, 403, "upload_expired", "the upload URL has expired");
+
+	rc = object_upload_begin(ctx_db(r->ctx), r->a, tid, fid, req_header(r, "Content-Type"),
+	    r->content_length, &obj, &reserved_now, &code, &why);
+	if (rc != 0)
+		return fail(r, rc, code, why);
+	/* Each attempt writes its own blob: two PUTs of one URL never share
+	 * a file; the one that completes the row names its blob. */
+	crypto_random(rnd, sizeof rnd);
+	hex_encode(rhex, rnd, sizeof rnd);
+	snprintf(blob_key, sizeof blob_key, "%s-%s", obj.id, rhex);
+	if (blob_create(r->ctx->cfg, blob_key, &w) != 0) {
+		log_err("rid=%s blob create: %s", r->rid, strerror(errno));
+		rc = 500;
+		why = "storage unavailable";
+		goto fail;
+	}
+	while ((got = req_read(r, buf, sizeof buf)) > 0)
+		if (blob_write(&w, buf, (size_t)got) != 0) {
+			log_err("rid=%s blob write: %s", r->rid, strerror(errno));
+			rc = errno == ENOSPC ? 507 : 500;
+			why = "storage write failed";
+			break;
+		}
+	if (got < 0 || rc != 0 || w.size != r->content_length) {
+		blob_abort(&w);
+		if (rc == 0) {
+			rc = r->err.status ? r->err.status : 400;
+			why = "the body ended early";
+		}
+		goto fail;
+	}
+	if (blob_commit(&w, sha) != 0) {
+		log_err("rid=%s blob commit: %s", r->rid, strerror(errno));
+		rc = 500;
+		why = "storage write failed";
+		goto fail;
+	}
+	rc = object_upload_finish(ctx_db(r->ctx), tid, fid, w.size, sha, blob_key);
+	if (rc != 0) {
+		/* Not recorded (another attempt won, or over quota): this
+		 * attempt's blob goes; the winner's stays. */
+		blob_remove(r->ctx->cfg, blob_key);
+		why = rc == 409 ? "this upload URL was already used" :
+		    rc == 403 ? "the upload would exceed the storage quota" : "could not record the upload";
+		goto fail;
+	}
+	if (object_get(ctx_db(r->ctx), r->a, tid, fid, 1, &obj) != 0)
+		return req_fail(r, 500, "internal_error", "upload recorded but unreadable");
+	return resp_json(r, 200, file_render(r, &obj));
+fail:
+	object_upload_release(ctx_db(r->ctx), tid, fid, reserved_now);
+	if (r->err.status)
+		return -1;
+	return fail(r, rc, rc == 409 ? "upload_already_completed" :
+	    rc == 403 ? "quota_exceeded" : NULL, why);
+}
+
+/* ---- files ----------------------------------------------------------- */
+
+struct lister {
+	struct cb_req *r;
+	struct json_object *arr;
+	struct object last;
+	int64_t n;
+};
+
+static int
+list_one(void *arg, const struct object *o)
+{
+	struct lister *l = arg;
+
+	json_object_array_add(l->arr, file_render(l->r, o));
+	l->last = *o;
+	l->n++;
+	return 0;
+}
+
+/* Cursor: base64 of {"c":<created ms>,"id":"<uuid>"}. -1 after req_fail. */
+static int
+parse_cursor(struct cb_req *r, const char *s, struct object_filter *f)
+{
+	size_t n = strlen(s);
+	char *dec = arena_alloc(r->a, n + 4);
+	struct json_object *o, *c, *id;
+	long len = n <= 256 ? base64_decode(dec, s, n) : -1;
+	int ok;
+
+	if (len <= 0)
+		return req_fail(r, 400, "validation_error", "bad cursor");
+	dec[len] = '\0';
+	o = json_tokener_parse(dec);
+	ok = o && json_object_object_get_ex(o, "c", &c) && json_object_is_type(c, json_type_int) &&
+	    json_object_object_get_ex(o, "id", &id) && json_object_is_type(id, json_type_string) &&
+	    uuid_valid(json_object_get_string(id));
+	if (ok) {
+		f->has_cursor = 1;
+		f->cursor_created = json_object_get_int64(c);
+		f->cursor_id = arena_strdup(r->a, json_object_get_string(id));
+	}
+	json_object_put(o);
+	return ok ? 0 : req_fail(r, 400, "validation_error", "bad cursor");
+}
+
+int
+file_list(struct cb_req *r)
+{
+	struct object_filter f;
+	struct lister l;
+	struct json_object *o;
+	const char *s;
+	long long limit = 20;
+	int64_t total;
+
+	memset(&f, 0, sizeof f);
+	if ((s = req_query(r, "limit")) != NULL && parse_ll(s, 1, 100, &limit) != 0)
+		return req_fail(r, 400, "validation_error", "limit must be 1 to 100");
+	if ((s = req_query(r, "cursor")) != NULL && *s && parse_cursor(r, s, &f) != 0)
+		return -1;
+	f.limit = limit;
+	f.context = req_query(r, "context");
+	f.file_type = req_query(r, "fileType");
+	f.workspace_id = req_query(r, "workspaceId");
+	memset(&l, 0, sizeof l);
+	l.r = r;
+	l.arr = json_object_new_array();
+	if (object_list(ctx_db(r->ctx), r->a, tenant_of(r), &f, &total, list_one, &l) != 0) {
+		json_object_put(l.arr);
+		return req_fail(r, 500, "internal_error", "listing failed");
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "files", l.arr);
+	if (l.n == limit) {
+		char *cur = arena_printf(r->a, "{\"c\":%lld,\"id\":\"%s\"}",
+		    (long long)l.last.created_at, l.last.id);
+		char *b64 = arena_alloc(r->a, base64_len(strlen(cur)) + 1);
+		base64_encode(b64, cur, strlen(cur));
+		json_object_object_add(o, "nextCursor", json_object_new_string(b64));
+	} else {
+		json_object_object_add(o, "nextCursor", NULL);
+	}
+	json_object_object_add(o, "total", json_object_new_int64(total));
+	return resp_json(r, 200, o);
+}
+
+static int
+load_file(struct cb_req *r, struct object *o)
+{
+	int rc = object_get(ctx_db(r->ctx), r->a, tenant_of(r), req_param(r, "fileId"), 1, o);
+
+	if (rc == 404)
+		return req_fail(r, 404, "file_not_found", "File not found");
+	return rc ? req_fail(r, 500, "internal_error", "lookup failed") : 0;
+}
+
+int
+file_get(struct cb_req *r)
+{
+	struct object o;
+
+	if (load_file(r, &o) != 0)
+		return -1;
+	return resp_json(r, 200, file_render(r, &o));
+}
+
+int
+file_delete(struct cb_req *r)
+{
+	struct json_object *o;
+	int rc = object_delete(ctx_db(r->ctx), tenant_of(r), req_param(r, "fileId"));
+
+	if (rc == 404)
+		return req_fail(r, 404, "file_not_found", "File not found");
+	if (rc != 0)
+		return req_fail(r, 500, "internal_error", "delete failed");
+	o = json_object_new_object();
+	json_object_object_add(o, "success", json_object_new_boolean(1));
+	return resp_json(r, 200, o);
+}
+
+int
+file_signed_url(struct cb_req *r)
+{
+	const char *s = req_query(r, "expiresIn"), *host = req_header(r, "Host");
+	const char *https = req_env(r, "HTTPS"), *scheme = req_env(r, "REQUEST_SCHEME");
+	struct json_object *o;
+	struct object obj;
+	long long ttl = 3600;
+	int64_t expires;
+	char tok[65], iso[32];
+
+	if (s != NULL && parse_ll(s, 60, 86400, &ttl) != 0)
+		return req_fail(r, 400, "validation_error", "expiresIn must be 60 to 86400 seconds");
+	if (load_file(r, &obj) != 0)
+		return -1;
+	expires = now_unix_ms() + ttl * 1000;
+	download_token(r->ctx->master, obj.id, expires, tok);
+	fmt_iso8601_ms(iso, sizeof iso, expires);
+	if (scheme == NULL)
+		scheme = https && (strcmp(https, "on") == 0 || strcmp(https, "1") == 0) ? "https" : "http";
+	/* Host comes from the client; keep it only when it is a plain host. */
+	if (host == NULL || strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != strlen(host))
+		host = "localhost";
+	o = json_object_new_object();
+	json_object_object_add(o, "fileId", json_object_new_string(obj.id));
+	json_object_object_add(o, "url", json_object_new_string(arena_printf(r->a,
+	    "%s://%s%s/api/v1/files/%s/download?token=%s&expires=%lld", scheme, host,
+	    r->ctx->cfg->base_path, obj.id, tok, (long long)expires)));
+	json_object_object_add(o, "expiresAt", json_object_new_string(iso));
+	json_object_object_add(o, "expiresIn", json_object_new_int64(ttl));
+	return resp_json(r, 200, o);
+}
+
+/* Parse "bytes=a-b", "bytes=a-", "bytes=-n" against size. 1 with the
+ * range, 0 to serve everything (absent or several ranges), -1 when it is
+ * not satisfiable. */
+static int
+parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
+{
+	const char *dash;
+	long long a, b;
+	char tmp[48];
+
+	if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
+		return 0;
+	h += 6;
+	if ((dash = strchr(h, '-')) == NULL || (size_t)(dash - h) >= sizeof tmp || strlen(dash + 1) >= sizeof tmp)
+		return 0;
+	memcpy(tmp, h, (size_t)(dash - h));
+	tmp[dash - h] = '\0';
+	if (tmp[0] == '\0') {                       /* suffix: last n bytes */
+		if (parse_ll(dash + 1, 1, INT64_MAX, &b) != 0)
+			return 0;
+		if (size == 0)
+			return -1;
+		*from = b >= size ? 0 : size - b;
+		*to = size - 1;
+		return 1;
+	}
+	if (parse_ll(tmp, 0, INT64_MAX, &a) != 0)
+		return 0;
+	if (dash[1] == '\0')
+		b = size - 1;
+	else if (parse_ll(dash + 1, a, INT64_MAX, &b) != 0)
+		return 0;
+	if (a >= size)
+		return -1;
+	*from = a;
+	*to = b >= size ? size - 1 : b;
+	return 1;
+}
+
+int
+file_download(struct cb_req *r)
+{
+	struct object o;
+	char etag[70], *disp, buf[65536];
+	const char *inm;
+	int64_t size, from = 0, to, left;
+	int fd, range, status = 200;
+
+	if (load_file(r, &o) != 0)
+		return -1;
+	if (o.blob_key == NULL || blob_open(r->ctx->cfg, o.blob_key, &fd, &size) != 0) {
+		log_err("rid=%s file %s: blob missing: %s", r->rid, o.id, strerror(errno));
+		return req_fail(r, 404, "file_not_found", "File not in storage");
+	}
+	etag[0] = '"';
+	hex_encode(etag + 1, o.sha256, 32);
+	etag[65] = '"';
+	etag[66] = '\0';
+	resp_header(r, "ETag", etag);
+	resp_header(r, "Accept-Ranges", "bytes");
+	resp_header(r, "Cache-Control", "private, max-age=0");
+	/* Names are plain (no quotes, slashes or %); still encode for RFC 6266. */
+	disp = arena_printf(r->a, "attachment; filename=\"%s\"", o.name);
+	resp_header(r, "Content-Disposition", disp);
+	if ((inm = req_header(r, "If-None-Match")) != NULL &&
+	    (strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL)) {
+		close(fd);
+		return resp_empty(r, 304);
+	}
+	to = size - 1;
+	range = parse_range(req_header(r, "Range"), size, &from, &to);
+	if (range < 0) {
+		close(fd);
+		resp_header(r, "Content-Range", arena_printf(r->a, "bytes */%lld", (long long)size));
+		return req_fail(r, 416, "range_not_satisfiable", "the range is outside the file");
+	}
+	if (range > 0) {
+		status = 206;
+		resp_header(r, "Content-Range", arena_printf(r->a, "bytes %lld-%lld/%lld",
+		    (long long)from, (long long)to, (long long)size));
+	}
+	left = size == 0 ? 0 : to - from + 1;
+	resp_begin(r, status, o.content_type, left);
+	if (from > 0 && lseek(fd, from, SEEK_SET) != from)
+		left = 0;
+	while (left > 0 && !r->head_only) {
+		ssize_t n = read(fd, buf, left < (int64_t)sizeof buf ? (size_t)left : sizeof buf);
+		if (n <= 0 || resp_write(r, buf, (size_t)n) != 0)
+			break;
+		left -= n;
+	}
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,646 @@
+/* object.c - stored objects, presigned uploads and quotas.
+ * Reserving bytes is a conditional UPDATE inside BEGIN IMMEDIATE, so two
+ * uploads racing for the last bytes of a quota cannot both win. Every query
+ * names the tenant. A blob is written before its row says "completed". */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cubby/arena.h"
+#include "cubby/db.h"
+#include "cubby/log.h"
+#include "cubby/object.h"
+#include "cubby/tenant.h"
+#include "cubby/util.h"
+#include "cubby/uuid.h"
+
+#define UPLOAD_LABEL   "cubby/upload-url/v1"
+#define DOWNLOAD_LABEL "cubby/download-url/v1"
+
+#define OBJ_COLS "id, tenant_id, workspace_id, name, content_type, context, tags," \
+	" metadata, size_bytes, reserved_bytes, sha256, state, processing_status," \
+	" webhook_url, created_at, updated_at, upload_expires_at, deleted_at, blob_key"
+
+/* ---- signatures ------------------------------------------------------ */
+
+static void
+sign(const unsigned char master[CB_KEYLEN], const char *label, const char *msg,
+    char hex[65])
+{
+	unsigned char sub[CB_KEYLEN], mac[32];
+
+	masterkey_derive(master, label, sub);
+	hmac_sha256(sub, sizeof sub, msg, strlen(msg), mac);
+	hex_encode(hex, mac, sizeof mac);
+	memset(sub, 0, sizeof sub);
+}
+
+void
+upload_url_sign(const unsigned char master[CB_KEYLEN], const char *tenant_id,
+    const char *id, int64_t expires_ms, char hex[65])
+{
+	char msg[128];
+
+	snprintf(msg, sizeof msg, "PUT\n%s\n%s\n%lld", tenant_id, id, (long long)expires_ms);
+	sign(master, UPLOAD_LABEL, msg, hex);
+}
+
+void
+download_token(const unsigned char master[CB_KEYLEN], const char *id,
+    int64_t expires_ms, char hex[65])
+{
+	char msg[96];
+
+	snprintf(msg, sizeof msg, "GET\n%s\n%lld", id, (long long)expires_ms);
+	sign(master, DOWNLOAD_LABEL, msg, hex);
+}
+
+int
+signature_ok(const char *given, const char expected[65])
+{
+	return given != NULL && strlen(given) == 64 && ct_equal(given, expected, 64);
+}
+
+/* ---- quota ----------------------------------------------------------- */
+
+/* Inside a transaction: take n bytes from the tenant's quota and the
+ * workspace's (if any). 0, 403 when either would pass its quota, 500. */
+static int
+reserve(struct db *db, const char *tenant_id, const char *ws, int64_t n)
+{
+	static const char t_sql[] =
+	    "UPDATE tenants SET used_bytes = used_bytes + ?2"
+	    " WHERE id = ?1 AND used_bytes + ?2 <= quota_bytes";
+	static const char w_sql[] =
+	    "UPDATE workspaces SET used_bytes = used_bytes + ?3"
+	    " WHERE id = ?1 AND tenant_id = ?2"
+	    " AND (quota_bytes IS NULL OR used_bytes + ?3 <= quota_bytes)";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = db_prep(db, t_sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, n);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return 500;
+	if (sqlite3_changes(db_handle(db)) == 0)
+		return 403;
+	if (ws == NULL)
+		return 0;
+	if ((st = db_prep(db, w_sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, ws, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, n);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return 500;
+	return sqlite3_changes(db_handle(db)) ? 0 : 403;
+}
+
+/* Inside a transaction: give n bytes back at both levels. */
+static int
+release(struct db *db, const char *tenant_id, const char *ws, int64_t n)
+{
+	static const char t_sql[] =
+	    "UPDATE tenants SET used_bytes = max(0, used_bytes - ?2) WHERE id = ?1";
+	static const char w_sql[] =
+	    "UPDATE workspaces SET used_bytes = max(0, used_bytes - ?3)"
+	    " WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st;
+	int rc;
+
+	if (n <= 0)
+		return 0;
+	if ((st = db_prep(db, t_sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, n);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return 500;
+	if (ws == NULL)
+		return 0;
+	if ((st = db_prep(db, w_sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, ws, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, n);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : 500;
+}
+
+/* ---- rows ------------------------------------------------------------ */
+
+static const char *
+text_or_null(struct arena *a, sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? arena_strdup(a, (const char *)t) : NULL;
+}
+
+static void
+row_object(struct arena *a, sqlite3_stmt *st, struct object *o)
+{
+	memset(o, 0, sizeof *o);
+	strlcpy_cb(o->id, (const char *)sqlite3_column_text(st, 0), sizeof o->id);
+	strlcpy_cb(o->tenant_id, (const char *)sqlite3_column_text(st, 1), sizeof o->tenant_id);
+	o->workspace_id = text_or_null(a, st, 2);
+	o->name = text_or_null(a, st, 3);
+	o->content_type = text_or_null(a, st, 4);
+	o->context = text_or_null(a, st, 5);
+	o->tags = text_or_null(a, st, 6);
+	o->metadata = text_or_null(a, st, 7);
+	o->size_bytes = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 8);
+	o->reserved_bytes = sqlite3_column_int64(st, 9);
+	if (sqlite3_column_bytes(st, 10) == 32) {
+		memcpy(o->sha256, sqlite3_column_blob(st, 10), 32);
+		o->has_sha = 1;
+	}
+	o->state = text_or_null(a, st, 11);
+	o->processing_status = text_or_null(a, st, 12);
+	o->webhook_url = text_or_null(a, st, 13);
+	o->created_at = sqlite3_column_int64(st, 14);
+	o->updated_at = sqlite3_column_int64(st, 15);
+	o->upload_expires_at = sqlite3_column_int64(st, 16);
+	o->deleted_at = sqlite3_column_int64(st, 17);
+	o->blob_key = text_or_null(a, st, 18);
+}
+
+static int
+load(struct db *db, struct arena *a, const char *tenant_id, const char *id,
+    struct object *out)
+{
+	static const char sql[] =
+	    "SELECT " OBJ_COLS " FROM objects"
+	    " WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL";
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!uuid_valid(id))
+		return 404;
+	if ((st = db_prep(db, sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		row_object(a, st, out);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 404 : 500;
+}
+
+int
+object_get(struct db *db, struct arena *a, const char *tenant_id,
+    const char *id, int completed_only, struct object *out)
+{
+	int rc = load(db, a, tenant_id, id, out);
+
+	if (rc == 0 && completed_only && strcmp(out->state, "completed") != 0)
+		return 404;
+	return rc;
+}
+
+/* ---- uploads --------------------------------------------------------- */
+
+/* "No special characters": printable, and none of / \ : * ? " < > | */
+static int
+file_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > FILE_NAME_MAX || s[0] == '.' || s[0] == ' ')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f || strchr("/\\:*?\"<>|%", c) != NULL)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+type_allowed(const char *allowed_json, const char *type)
+{
+	char quoted[128];
+
+	/* allowed_json is the core's own canonical array of known types. */
+	snprintf(quoted, sizeof quoted, "\"%s\"", type);
+	return strstr(allowed_json, quoted) != NULL;
+}
+
+#define FAIL(st, c, w) do { *code = (c); *why = (w); return (st); } while (0)
+
+int
+object_upload_request(struct db *db, struct arena *a, const char *tenant_id,
+    const struct upload_request *u, struct object *out, const char **code,
+    const char **why)
+{
+	static const char ins[] =
+	    "INSERT INTO objects (id, tenant_id, workspace_id, name, content_type,"
+	    " size_bytes, reserved_bytes, context, tags, state, webhook_url,"
+	    " created_at, updated_at, upload_expires_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?11, ?11, ?12)";
+	struct tenant t;
+	struct workspace w;
+	sqlite3_stmt *st;
+	int64_t now = now_unix_ms();
+	int rc;
+
+	if (u->file_type == NULL || !file_type_supported(u->file_type))
+		FAIL(400, "invalid_file_type", "fileType must be one of image/jpeg, image/png, "
+		    "image/webp, image/gif, image/avif, application/pdf");
+	if (u->file_name == NULL || !file_name_ok(u->file_name))
+		FAIL(400, "validation_error", "fileName must be 1-255 characters without "
+		    "control or special characters (/ \\ : * ? \" < > | %)");
+	if (u->size > FILE_MAX_BYTES)
+		FAIL(400, "file_too_large", "fileSizeBytes must be at most 104857600");
+	if (u->context != NULL && strlen(u->context) > FILE_CONTEXT_MAX)
+		FAIL(400, "validation_error", "context must be at most 100 characters");
+	if (u->webhook_url != NULL && (strlen(u->webhook_url) > 2048 ||
+	    !(has_prefix_ci(u->webhook_url, "http://") || has_prefix_ci(u->webhook_url, "https://"))))
+		FAIL(400, "validation_error", "webhookUrl must be an http(s) URL");
+	if ((rc = tenant_load(db, a, tenant_id, &t)) != 0)
+		FAIL(500, "internal_error", "tenant lookup failed");
+	if (!type_allowed(t.allowed_types, u->file_type))
+		FAIL(400, "invalid_file_type", "this tenant does not accept that fileType");
+	if (u->workspace_id != NULL &&
+	    workspace_get(db, a, tenant_id, u->workspace_id, &w) != 0)
+		FAIL(404, "not_found", "Workspace not found");
+
+	memset(out, 0, sizeof *out);
+	uuid_new(out->id);
+	strlcpy_cb(out->tenant_id, tenant_id, sizeof out->tenant_id);
+	out->workspace_id = u->workspace_id;
+	out->name = u->file_name;
+	out->content_type = u->file_type;
+	out->context = u->context;
+	out->tags = u->tags;
+	out->size_bytes = u->size;
+	out->reserved_bytes = u->size > 0 ? u->size : 0;
+	out->state = "pending";
+	out->processing_status = "pending";
+	out->webhook_url = u->webhook_url;
+	out->created_at = out->updated_at = now;
+	out->upload_expires_at = now + UPLOAD_URL_TTL_MS;
+
+	if (db_begin(db) != 0)
+		FAIL(500, "internal_error", "database busy");
+	if (out->reserved_bytes > 0 &&
+	    (rc = reserve(db, tenant_id, u->workspace_id, out->reserved_bytes)) != 0) {
+		db_rollback(db);
+		if (rc == 403)
+			FAIL(403, "quota_exceeded", "the upload would exceed the storage quota");
+		FAIL(500, "internal_error", "quota update failed");
+	}
+	if ((st = db_prep(db, ins)) == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, out->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+	if (u->workspace_id)
+		sqlite3_bind_text(st, 3, u->workspace_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, u->file_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, u->file_type, -1, SQLITE_STATIC);
+	if (u->size >= 0)
+		sqlite3_bind_int64(st, 6, u->size);
+	sqlite3_bind_int64(st, 7, out->reserved_bytes);
+	if (u->context)
+		sqlite3_bind_text(st, 8, u->context, -1, SQLITE_STATIC);
+	if (u->tags)
+		sqlite3_bind_text(st, 9, u->tags, -1, SQLITE_STATIC);
+	if (u->webhook_url)
+		sqlite3_bind_text(st, 10, u->webhook_url, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 11, now);
+	sqlite3_bind_int64(st, 12, out->upload_expires_at);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE || db_commit(db) != 0)
+		goto fail;
+	return 0;
+fail:
+	log_err("object: upload request: %s", db_errmsg(db));
+	db_rollback(db);
+	FAIL(500, "internal_error", "could not record the upload");
+}
+
+int
+object_upload_begin(struct db *db, struct arena *a, const char *tenant_id,
+    const char *id, const char *content_type, int64_t length,
+    struct object *out, int64_t *reserved_now, const char **code,
+    const char **why)
+{
+	static const char set_reserved[] =
+	    "UPDATE objects SET reserved_bytes = ?3 WHERE id = ?1 AND tenant_id = ?2"
+	    " AND state = 'pending'";
+	sqlite3_stmt *st;
+	int rc;
+
+	*reserved_now = 0;
+	if (db_begin(db) != 0)
+		FAIL(500, "internal_error", "database busy");
+	rc = load(db, a, tenant_id, id, out);
+	if (rc != 0) {
+		db_rollback(db);
+		FAIL(rc, rc == 404 ? "file_not_found" : "internal_error", "no such upload");
+	}
+	if (strcmp(out->state, "failed") == 0) {
+		db_rollback(db);
+		FAIL(403, "upload_expired", "the upload expired before its bytes arrived");
+	}
+	if (strcmp(out->state, "pending") != 0) {
+		db_rollback(db);
+		FAIL(409, "upload_already_completed", "this upload URL was already used");
+	}
+	if (out->upload_expires_at <= now_unix_ms()) {
+		db_rollback(db);
+		FAIL(403, "upload_expired", "the upload URL has expired");
+	}
+	if (content_type == NULL || strcmp(content_type, out->content_type) != 0) {
+		db_rollback(db);
+		FAIL(400, "invalid_file_type", "Content-Type must be the fileType of the request");
+	}
+	if (length < 0) {
+		db_rollback(db);
+		FAIL(411, "validation_error", "Content-Length is required");
+	}
+	if (length > FILE_MAX_BYTES) {
+		db_rollback(db);
+		FAIL(413, "file_too_large", "files are at most 104857600 bytes");
+	}
+	if (out->size_bytes >= 0 && length != out->size_bytes) {
+		db_rollback(db);
+		FAIL(400, "validation_error", "the body length differs from fileSizeBytes");
+	}
+	if (out->reserved_bytes == 0 && length > 0) {
+		rc = reserve(db, tenant_id, out->workspace_id, length);
+		if (rc == 0 && (st = db_prep(db, set_reserved)) != NULL) {
+			sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, length);
+			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
+			sqlite3_reset(st);
+		}
+		if (rc != 0) {
+			db_rollback(db);
+			if (rc == 403)
+				FAIL(403, "quota_exceeded", "the upload would exceed the storage quota");
+			FAIL(500, "internal_error", "quota update failed");
+		}
+		*reserved_now = length;
+		out->reserved_bytes = length;
+	}
+	if (db_commit(db) != 0) {
+		db_rollback(db);
+		*reserved_now = 0;
+		FAIL(500, "internal_error", "database busy");
+	}
+	return 0;
+}
+
+int
+object_upload_finish(struct db *db, const char *tenant_id, const char *id,
+    int64_t size, const unsigned char sha[32], const char *blob_key)
+{
+	static const char sql[] =
+	    "UPDATE objects SET state = 'completed', processing_status = 'completed',"
+	    " size_bytes = ?3, reserved_bytes = ?3, sha256 = ?4, blob_key = ?5,"
+	    " updated_at = ?6, upload_expires_at = NULL"
+	    " WHERE id = ?1 AND tenant_id = ?2 AND state = 'pending' AND deleted_at IS NULL";
+	struct arena a;
+	struct object o;
+	sqlite3_stmt *st;
+	int rc;
+
+	arena_init(&a, 1024);
+	if (db_begin(db) != 0) {
+		arena_free(&a);
+		return 500;
+	}
+	rc = load(db, &a, tenant_id, id, &o);
+	if (rc == 0 && strcmp(o.state, "pending") != 0)
+		rc = 409;   /* another attempt with the same URL won */
+	/* A completed object holds exactly its size against the quotas,
+	 * whatever other attempts reserved or released meanwhile. */
+	if (rc == 0 && o.reserved_bytes < size)
+		rc = reserve(db, tenant_id, o.workspace_id, size - o.reserved_bytes);
+	if (rc == 0 && o.reserved_bytes > size)
+		rc = release(db, tenant_id, o.workspace_id, o.reserved_bytes - size);
+	if (rc == 0) {
+		rc = 500;
+		if ((st = db_prep(db, sql)) != NULL) {
+			sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, size);
+			sqlite3_bind_blob(st, 4, sha, 32, SQLITE_STATIC);
+			sqlite3_bind_text(st, 5, blob_key, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 6, now_unix_ms());
+			if (sqlite3_step(st) == SQLITE_DONE && db_commit(db) == 0)
+				rc = 0;
+			sqlite3_reset(st);
+		}
+	}
+	if (rc != 0)
+		db_rollback(db);
+	arena_free(&a);
+	return rc;
+}
+
+int
+object_upload_release(struct db *db, const char *tenant_id, const char *id,
+    int64_t bytes)
+{
+	static const char sql[] =
+	    "UPDATE objects SET reserved_bytes = max(0, reserved_bytes - ?3)"
+	    " WHERE id = ?1 AND tenant_id = ?2 AND state = 'pending'";
+	struct arena a;
+	struct object o;
+	sqlite3_stmt *st;
+	int rc = 500;
+
+	if (bytes <= 0)
+		return 0;
+	arena_init(&a, 1024);
+	if (db_begin(db) != 0)
+		goto out;
+	if (load(db, &a, tenant_id, id, &o) != 0 || strcmp(o.state, "pending") != 0) {
+		db_rollback(db);
+		rc = 0;
+		goto out;
+	}
+	if ((st = db_prep(db, sql)) == NULL)
+		goto fail;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, bytes);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE || release(db, tenant_id, o.workspace_id, bytes) != 0 ||
+	    db_commit(db) != 0)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	db_rollback(db);
+	rc = 500;
+out:
+	arena_free(&a);
+	return rc;
+}
+
+int
+object_delete(struct db *db, const char *tenant_id, const char *id)
+{
+	static const char sql[] =
+	    "UPDATE objects SET deleted_at = ?3, reserved_bytes = 0"
+	    " WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL";
+	struct arena a;
+	struct object o;
+	sqlite3_stmt *st;
+	int rc;
+
+	arena_init(&a, 1024);
+	if (db_begin(db) != 0) {
+		arena_free(&a);
+		return 500;
+	}
+	rc = load(db, &a, tenant_id, id, &o);
+	if (rc == 0 && strcmp(o.state, "completed") != 0)
+		rc = 404;
+	if (rc != 0)
+		goto done;
+	rc = 500;
+	if ((st = db_prep(db, sql)) == NULL)
+		goto done;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_unix_ms());
+	if (sqlite3_step(st) == SQLITE_DONE &&
+	    release(db, tenant_id, o.workspace_id, o.reserved_bytes) == 0 &&
+	    db_commit(db) == 0)
+		rc = 0;
+	sqlite3_reset(st);
+done:
+	if (rc != 0)
+		db_rollback(db);
+	arena_free(&a);
+	return rc;
+}
+
+int
+object_list(struct db *db, struct arena *a, const char *tenant_id,
+    const struct object_filter *f, int64_t *total,
+    int (*fn)(void *arg, const struct object *o), void *arg)
+{
+	/* Keyset pages on the objects_live index: newest first. */
+	static const char page[] =
+	    "SELECT " OBJ_COLS " FROM objects"
+	    " WHERE tenant_id = ?1 AND deleted_at IS NULL AND state = 'completed'"
+	    " AND (?2 IS NULL OR context = ?2) AND (?3 IS NULL OR content_type = ?3)"
+	    " AND (?4 IS NULL OR workspace_id = ?4)"
+	    " AND (?5 IS NULL OR created_at < ?5 OR (created_at = ?5 AND id < ?6))"
+	    " ORDER BY created_at DESC, id DESC LIMIT ?7";
+	static const char count[] =
+	    "SELECT count(*) FROM objects"
+	    " WHERE tenant_id = ?1 AND deleted_at IS NULL AND state = 'completed'"
+	    " AND (?2 IS NULL OR context = ?2) AND (?3 IS NULL OR content_type = ?3)"
+	    " AND (?4 IS NULL OR workspace_id = ?4)";
+	const char *sqls[2] = { count, page };
+	int rc = 0;
+
+	*total = 0;
+	for (int q = 0; q < 2 && rc == 0; q++) {
+		sqlite3_stmt *st = db_prep(db, sqls[q]);
+		if (st == NULL)
+			return 500;
+		sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+		if (f->context)
+			sqlite3_bind_text(st, 2, f->context, -1, SQLITE_STATIC);
+		if (f->file_type)
+			sqlite3_bind_text(st, 3, f->file_type, -1, SQLITE_STATIC);
+		if (f->workspace_id)
+			sqlite3_bind_text(st, 4, f->workspace_id, -1, SQLITE_STATIC);
+		if (q == 1) {
+			if (f->has_cursor) {
+				sqlite3_bind_int64(st, 5, f->cursor_created);
+				sqlite3_bind_text(st, 6, f->cursor_id, -1, SQLITE_STATIC);
+			}
+			sqlite3_bind_int64(st, 7, f->limit);
+		}
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (q == 0) {
+				*total = sqlite3_column_int64(st, 0);
+				continue;
+			}
+			struct object o;
+			row_object(a, st, &o);
+			if (fn(arg, &o) != 0)
+				break;
+		}
+		sqlite3_reset(st);
+		rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : 500;
+	}
+	return rc;
+}
+
+int
+object_expire_uploads(struct db *db, int limit)
+{
+	static const char pick[] =
+	    "SELECT id, tenant_id, workspace_id, reserved_bytes FROM objects"
+	    " WHERE state = 'pending' AND upload_expires_at <= ?1 LIMIT ?2";
+	static const char fail_sql[] =
+	    "UPDATE objects SET state = 'failed', processing_status = 'failed',"
+	    " reserved_bytes = 0, updated_at = ?2 WHERE id = ?1 AND state = 'pending'";
+	struct arena a;
+	sqlite3_stmt *st;
+	int n = 0, rc;
+
+	arena_init(&a, 4096);
+	if (db_begin(db) != 0) {
+		arena_free(&a);
+		return -1;
+	}
+	if ((st = db_prep(db, pick)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, now_unix_ms());
+	sqlite3_bind_int(st, 2, limit);
+	struct expired { const char *id, *tenant, *ws; int64_t bytes; } *list =
+	    arena_alloc(&a, (size_t)limit * sizeof *list);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
+		list[n].id = text_or_null(&a, st, 0);
+		list[n].tenant = text_or_null(&a, st, 1);
+		list[n].ws = text_or_null(&a, st, 2);
+		list[n].bytes = sqlite3_column_int64(st, 3);
+		n++;
+	}
+	sqlite3_reset(st);
+	for (int i = 0; i < n; i++) {
+		if ((st = db_prep(db, fail_sql)) == NULL)
+			goto fail;
+		sqlite3_bind_text(st, 1, list[i].id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, now_unix_ms());
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE || release(db, list[i].tenant, list[i].ws, list[i].bytes) != 0)
+			goto fail;
+	}
+	if (db_commit(db) != 0)
+		goto fail;
+	arena_free(&a);
+	return n;
+fail:
+	log_err("object: expiring uploads: %s", db_errmsg(db));
+	db_rollback(db);
+	arena_free(&a);
+	return -1;
+}
