@@ -24,6 +24,7 @@ struct cb_config {
 	char *base_path;        /* URL prefix stripped before routing, "" = none */
 	char *admin_api_key;    /* file API admin key; also ADMIN_API_KEY */
 	long long max_body;     /* default cap for routes without their own */
+	int webhook_allow_private; /* let webhooks reach internal addresses */
 	char *config_path;      /* the file that was read, or "" */
 };
 

@@ -11,6 +11,7 @@
 #include "cubby/tenant.h"
 #include "cubby/util.h"
 #include "cubby/uuid.h"
+#include "cubby/webhook.h"
 
 static struct json_object *
 types_array(const char *json)
@@ -34,7 +35,7 @@ file_admin_tenant_create(struct cb_req *r)
 {
 	struct json_object *body, *v, *o;
 	const char *name = NULL, **types = NULL, *why = "";
-	char key[APIKEY_MAX];
+	char key[APIKEY_MAX], secret[65];
 	struct tenant t;
 	int64_t quota = -1;
 	size_t ntypes = 0;
@@ -76,7 +77,12 @@ file_admin_tenant_create(struct cb_req *r)
 	json_object_object_add(o, "apiKey", json_object_new_string(key));
 	json_object_object_add(o, "quotaBytes", json_object_new_int64(t.quota_bytes));
 	json_object_object_add(o, "allowedFileTypes", types_array(t.allowed_types));
+	/* Not in the document: the secret that verifies webhook signatures,
+	 * shown here once like the key (cubbyctl tenant show has it too). */
+	webhook_secret(r->ctx->master, t.id, secret);
+	json_object_object_add(o, "webhookSecret", json_object_new_string(secret));
 	memset(key, 0, sizeof key);
+	memset(secret, 0, sizeof secret);
 	return resp_json(r, 201, o);
 }
 

@@ -16,6 +16,7 @@
 #include "cubby/tenant.h"
 #include "cubby/util.h"
 #include "cubby/uuid.h"
+#include "cubby/webhook.h"
 
 #define UPLOAD_LABEL   "cubby/upload-url/v1"
 #define DOWNLOAD_LABEL "cubby/download-url/v1"
@@ -444,7 +445,12 @@ object_upload_finish(struct db *db, const char *tenant_id, const char *id,
 			sqlite3_bind_blob(st, 4, sha, 32, SQLITE_STATIC);
 			sqlite3_bind_text(st, 5, blob_key, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 6, now_unix_ms());
-			if (sqlite3_step(st) == SQLITE_DONE && db_commit(db) == 0)
+			/* The webhook is queued in the same transaction: a
+			 * completed upload never loses its event. */
+			if (sqlite3_step(st) == SQLITE_DONE &&
+			    (o.webhook_url == NULL ||
+			    webhook_enqueue(db, "file.uploaded", tenant_id, id) == 0) &&
+			    db_commit(db) == 0)
 				rc = 0;
 			sqlite3_reset(st);
 		}
@@ -596,8 +602,8 @@ int
 object_expire_uploads(struct db *db, int limit)
 {
 	static const char pick[] =
-	    "SELECT id, tenant_id, workspace_id, reserved_bytes FROM objects"
-	    " WHERE state = 'pending' AND upload_expires_at <= ?1 LIMIT ?2";
+	    "SELECT id, tenant_id, workspace_id, reserved_bytes, webhook_url IS NOT NULL"
+	    " FROM objects WHERE state = 'pending' AND upload_expires_at <= ?1 LIMIT ?2";
 	static const char fail_sql[] =
 	    "UPDATE objects SET state = 'failed', processing_status = 'failed',"
 	    " reserved_bytes = 0, updated_at = ?2 WHERE id = ?1 AND state = 'pending'";
@@ -614,13 +620,14 @@ object_expire_uploads(struct db *db, int limit)
 		goto fail;
 	sqlite3_bind_int64(st, 1, now_unix_ms());
 	sqlite3_bind_int(st, 2, limit);
-	struct expired { const char *id, *tenant, *ws; int64_t bytes; } *list =
+	struct expired { const char *id, *tenant, *ws; int64_t bytes; int hook; } *list =
 	    arena_alloc(&a, (size_t)limit * sizeof *list);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
 		list[n].id = text_or_null(&a, st, 0);
 		list[n].tenant = text_or_null(&a, st, 1);
 		list[n].ws = text_or_null(&a, st, 2);
 		list[n].bytes = sqlite3_column_int64(st, 3);
+		list[n].hook = sqlite3_column_int(st, 4);
 		n++;
 	}
 	sqlite3_reset(st);
@@ -631,7 +638,8 @@ object_expire_uploads(struct db *db, int limit)
 		sqlite3_bind_int64(st, 2, now_unix_ms());
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
-		if (rc != SQLITE_DONE || release(db, list[i].tenant, list[i].ws, list[i].bytes) != 0)
+		if (rc != SQLITE_DONE || release(db, list[i].tenant, list[i].ws, list[i].bytes) != 0 ||
+		    (list[i].hook && webhook_enqueue(db, "file.failed", list[i].tenant, list[i].id) != 0))
 			goto fail;
 	}
 	if (db_commit(db) != 0)

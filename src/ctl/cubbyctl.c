@@ -19,6 +19,7 @@
 #include "cubby/db.h"
 #include "cubby/log.h"
 #include "cubby/tenant.h"
+#include "cubby/webhook.h"
 #include "cubby/util.h"
 
 static void
@@ -289,8 +290,10 @@ cmd_tenant(const struct cb_config *cfg, int argc, char **argv)
 			fprintf(stderr, "cubbyctl: no tenant '%s'\n", argv[1]);
 			goto out;
 		}
+		char secret[65];
 		print_tenant(NULL, &t);
-		printf("allowed types %s\nkeys:\n", t.allowed_types);
+		webhook_secret(master, t.id, secret);
+		printf("allowed types %s\nwebhook secret %s\nkeys:\n", t.allowed_types, secret);
 		rc = apikey_each(db, &a, t.id, print_key, NULL) ? 1 : 0;
 	} else {
 		usage(stderr);

@@ -51,6 +51,7 @@ static const struct ckey keys[] = {
 	{ "base_path",       C_STR,  F(base_path),       "", 0, 0 },
 	{ "admin_api_key",   C_STR,  F(admin_api_key),   "", 0, 0 },
 	{ "max_body",        C_SIZE, F(max_body),        "1m", 0, 1LL << 50 },
+	{ "webhook_allow_private", C_BOOL, F(webhook_allow_private), "off", 0, 1 },
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -17,17 +17,21 @@
 #include "cubby/db.h"
 #include "cubby/kv.h"
 #include "cubby/object.h"
+#include "cubby/webhook.h"
+
+#include <curl/curl.h>
 #include "cubby/log.h"
 #include "cubby/pool.h"
 #include "cubby/server.h"
 
-#define SWEEP_EVERY 5   /* seconds between sweeps of expired KV keys */
+#define SWEEP_EVERY 20  /* ticks (250 ms) between sweeps of expired keys and uploads */
 
 void
 jobs_main(const struct cb_config *cfg, int slot)
 {
 	struct cb_ctx ctx;
-	struct timespec tick = { 1, 0 };
+	struct timespec tick = { 0, 250 * 1000000L };
+	char err[512];
 	sigset_t set;
 	unsigned long ticks = 0;
 
@@ -44,7 +48,13 @@ jobs_main(const struct cb_config *cfg, int slot)
 	memset(&ctx, 0, sizeof ctx);
 	ctx.cfg = cfg;
 	ctx.slot = slot;
-	ctx_db(&ctx);
+	if (masterkey_load(cfg->master_key_file, ctx.master, err, sizeof err) == 0)
+		ctx.have_master = 1;
+	else
+		log_err("jobs: %s", err);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (ctx_db(&ctx) != NULL)
+		webhook_requeue_running(ctx.db);   /* left running by a dead jobs worker */
 	for (;;) {
 		int sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT)
@@ -53,7 +63,10 @@ jobs_main(const struct cb_config *cfg, int slot)
 			log_err("jobs: sigtimedwait: %s", strerror(errno));
 			break;
 		}
-		if (ctx_db(&ctx) != NULL && ++ticks % SWEEP_EVERY == 0) {
+		if (ctx_db(&ctx) != NULL && ctx.have_master &&
+		    webhook_run_due(ctx.db, cfg, ctx.master, 20) < 0)
+			log_warn("jobs: webhooks: %s", db_errmsg(ctx.db));
+		if (ctx.db != NULL && ++ticks % SWEEP_EVERY == 0) {
 			/* Expired KV keys are invisible already; this frees them. */
 			int n;
 			while ((n = kv_sweep(ctx.db, 1000)) == 1000)
@@ -68,5 +81,6 @@ jobs_main(const struct cb_config *cfg, int slot)
 		}
 	}
 	db_close(ctx.db);
+	curl_global_cleanup();
 	_exit(0);
 }

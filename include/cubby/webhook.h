@@ -1,0 +1,35 @@
+/* webhook.h - outgoing webhooks: the jobs worker POSTs events to tenants'
+ * URLs. Outgoing requests are an SSRF vector: the host is resolved first,
+ * loopback, link-local, private and other special ranges are refused unless
+ * the operator allows them, curl is pinned to the address that was checked,
+ * redirects are not followed and timeouts are short. */
+#ifndef CUBBY_WEBHOOK_H
+#define CUBBY_WEBHOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cubby/crypto.h"
+
+struct db;
+struct cb_config;
+
+#define WEBHOOK_ATTEMPTS 3
+
+/* The secret a tenant verifies webhook signatures with (hex, 64 chars):
+ * derived from the master key and the tenant id, never stored. */
+void webhook_secret(const unsigned char master[CB_KEYLEN], const char *tenant_id,
+    char hex[65]);
+/* 1 when addr (an IPv4 or IPv6 sockaddr) is loopback, link-local, private,
+ * unspecified, multicast or otherwise not a public unicast address. */
+int addr_is_internal(const void *sockaddr);
+/* Run due webhook jobs (at most limit). The number run, or -1. */
+int webhook_run_due(struct db *db, const struct cb_config *cfg,
+    const unsigned char master[CB_KEYLEN], int limit);
+/* Queue an event for an object inside the caller's transaction. 0 or -1. */
+int webhook_enqueue(struct db *db, const char *event, const char *tenant_id,
+    const char *object_id);
+/* Put jobs left running by a dead jobs worker back in the queue. */
+int webhook_requeue_running(struct db *db);
+
+#endif

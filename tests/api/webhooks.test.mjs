@@ -1,0 +1,131 @@
+// webhooks.test.mjs - upload webhooks received by a real HTTP server on
+// loopback: the documented payload, a verifiable signature, 3 attempts
+// with back-off against a failing receiver, file.failed on expiry, and the
+// SSRF guard refusing internal addresses unless the operator allows them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import path from 'node:path';
+import { Stack, sleep } from './harness.mjs';
+
+const open = new Stack({ config: { webhook_allow_private: 'on' } });
+const guarded = new Stack();
+const hits = [];
+let status = 200;
+let receiver, port;
+
+before(async () => {
+  receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      hits.push({ at: Date.now(), path: req.url, headers: req.headers, body });
+      if (status === 302) { res.writeHead(302, { Location: '/elsewhere' }); res.end(); return; }
+      res.writeHead(req.url === '/elsewhere' ? 200 : status);
+      res.end('ok');
+    });
+  });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+  port = receiver.address().port;
+  await open.start();
+  await guarded.start();
+});
+after(async () => { await open.stop(); await guarded.stop(); receiver.close(); });
+
+async function api(s, method, p, key, body) {
+  const r = await fetch(s.fronts[1].base + p, { method, headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), 'Content-Type': 'application/json' }, body: body && JSON.stringify(body) });
+  return r.json();
+}
+async function uploadWithHook(s, key, hook, bytes = Buffer.from('hello')) {
+  const r = await api(s, 'POST', '/api/v1/upload/request', key, { fileType: 'image/png', fileName: 'hook.png', webhookUrl: hook, context: 'ctx', tags: { a: 'b' } });
+  const put = await fetch(s.fronts[1].base + r.presignedUrl, { method: 'PUT', headers: { 'Content-Type': 'image/png' }, body: bytes });
+  assert.equal(put.status, 200);
+  return r.fileId;
+}
+async function waitHits(pred, n, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end && hits.filter(pred).length < n) await sleep(50);
+  return hits.filter(pred);
+}
+const job = (s, fileId) => spawnSync('sqlite3', [path.join(s.dirs.localstatedir, 'lib/cubby/cubby.db'),
+  `SELECT state || '|' || attempts || '|' || coalesce(last_error, '') FROM jobs WHERE json_extract(payload, '$.fileId') = '${fileId}'`], { encoding: 'utf8' }).stdout.trim();
+
+test('file.uploaded: the documented payload, signed with the tenant webhook secret', async () => {
+  status = 200;
+  const t = await api(open, 'POST', '/api/v1/admin/tenants', open.adminKey, { name: 'hooks' });
+  assert.match(t.webhookSecret, /^[0-9a-f]{64}$/);
+  const id = await uploadWithHook(open, t.apiKey, `http://127.0.0.1:${port}/hook?x=1`);
+  const [h] = await waitHits((x) => x.body.includes(id), 1, 5000);
+  assert.ok(h, 'the webhook arrived');
+  assert.equal(h.path, '/hook?x=1');
+  assert.equal(h.headers['content-type'], 'application/json');
+  assert.equal(h.headers['x-cubby-event'], 'file.uploaded');
+  assert.match(h.headers['x-cubby-delivery'], /^\d+$/);
+  const expect = crypto.createHmac('sha256', t.webhookSecret).update(h.body).digest('hex');
+  assert.equal(h.headers['x-cubby-signature'], `sha256=${expect}`);
+  const p = JSON.parse(h.body);
+  assert.equal(p.event, 'file.uploaded');
+  assert.equal(p.fileId, id);
+  assert.equal(p.tenantId, t.id);
+  assert.equal(p.workspaceId, null);
+  assert.deepEqual(Object.keys(p.file).sort(), ['context', 'createdAt', 'fileType', 'id', 'metadata', 'originalName', 'processingStatus', 'sizeBytes', 'tags', 'url', 'workspaceId']);
+  assert.equal(p.file.id, id);
+  assert.equal(p.file.sizeBytes, 5);
+  assert.equal(p.file.processingStatus, 'completed');
+  assert.deepEqual(p.file.tags, { a: 'b' });
+  assert.match(p.timestamp, /Z$/);
+  assert.match(job(open, id), /^done\|1\|$/);
+});
+
+test('a failing receiver gets 3 attempts, 1 s then 2 s apart, then the job fails', async () => {
+  status = 500;
+  const t = await api(open, 'POST', '/api/v1/admin/tenants', open.adminKey, { name: 'hooks-fail' });
+  const id = await uploadWithHook(open, t.apiKey, `http://127.0.0.1:${port}/fail`);
+  const got = await waitHits((x) => x.body.includes(id), 3, 8000);
+  assert.equal(got.length, 3);
+  const gap1 = got[1].at - got[0].at, gap2 = got[2].at - got[1].at;
+  assert.ok(gap1 >= 900 && gap1 < 2500, `first back-off ${gap1} ms`);
+  assert.ok(gap2 >= 1900 && gap2 < 3500, `second back-off ${gap2} ms`);
+  await sleep(4500);
+  assert.equal(hits.filter((x) => x.body.includes(id)).length, 3, 'no fourth attempt');
+  assert.match(job(open, id), /^failed\|3\|the receiver answered 500$/);
+  status = 200;
+});
+
+test('redirects are not followed', async () => {
+  status = 302;
+  const t = await api(open, 'POST', '/api/v1/admin/tenants', open.adminKey, { name: 'hooks-redirect' });
+  const id = await uploadWithHook(open, t.apiKey, `http://127.0.0.1:${port}/redirect`);
+  await waitHits((x) => x.body.includes(id), 1, 5000);
+  await sleep(1500);
+  assert.equal(hits.filter((x) => x.path === '/elsewhere').length, 0);
+  assert.match(job(open, id), /the receiver answered 302/);
+  status = 200;
+});
+
+test('file.failed when an upload with a webhook expires', async () => {
+  status = 200;
+  const t = await api(open, 'POST', '/api/v1/admin/tenants', open.adminKey, { name: 'hooks-expire' });
+  const r = await api(open, 'POST', '/api/v1/upload/request', t.apiKey, { fileType: 'image/png', fileName: 'never.png', webhookUrl: `http://127.0.0.1:${port}/failed` });
+  spawnSync('sqlite3', [path.join(open.dirs.localstatedir, 'lib/cubby/cubby.db'), `UPDATE objects SET upload_expires_at = 1 WHERE id = '${r.fileId}'`]);
+  const [h] = await waitHits((x) => x.path === '/failed' && x.body.includes(r.fileId), 1, 10000);
+  assert.ok(h, 'file.failed arrived');
+  assert.equal(h.headers['x-cubby-event'], 'file.failed');
+  assert.equal(JSON.parse(h.body).file.processingStatus, 'failed');
+});
+
+test('the SSRF guard refuses internal addresses unless allowed', async () => {
+  const t = await api(guarded, 'POST', '/api/v1/admin/tenants', guarded.adminKey, { name: 'ssrf' });
+  const ids = [];
+  for (const url of [`http://127.0.0.1:${port}/ssrf`, `http://localhost:${port}/ssrf`, `http://[::1]:${port}/ssrf`,
+    'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/x', 'http://192.168.1.1/x', 'http://[fe80::1]/x', 'http://0.0.0.0/x'])
+    ids.push([url, await uploadWithHook(guarded, t.apiKey, url)]);
+  for (const [url, id] of ids) {
+    let j = '';
+    for (const end = Date.now() + 8000; !/^failed/.test(j) && Date.now() < end; await sleep(100)) j = job(guarded, id);
+    assert.match(j, /^failed\|3\|refused: the host resolves to an internal address/, url);
+  }
+  assert.equal(hits.filter((x) => x.path === '/ssrf').length, 0, 'nothing reached the receiver');
+});
