@@ -52,6 +52,10 @@ static const struct ckey keys[] = {
 	{ "admin_api_key",   C_STR,  F(admin_api_key),   "", 0, 0 },
 	{ "max_body",        C_SIZE, F(max_body),        "1m", 0, 1LL << 50 },
 	{ "webhook_allow_private", C_BOOL, F(webhook_allow_private), "off", 0, 1 },
+	{ "cors_origins",    C_STR,  F(cors_origins),    "", 0, 0 },
+	{ "cors_headers",    C_STR,  F(cors_headers),
+	  "Authorization, Content-Type, Range, If-None-Match, X-Request-Id", 0, 0 },
+	{ "cors_max_age",    C_INT,  F(cors_max_age),    "600", 0, 86400 },
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])

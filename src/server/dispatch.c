@@ -45,7 +45,62 @@ make_rid(struct cb_req *r)
 	    (unsigned long)getpid() & 0xffffff, ++counter & 0xffffff);
 }
 
-/* Method, path, query and routing. 0, or -1 after req_fail. */
+/* 1 when origin is one of the configured CORS origins. */
+static int
+origin_allowed(const char *list, const char *origin)
+{
+	size_t ol = strlen(origin);
+
+	if (strcmp(list, "*") == 0)
+		return 1;
+	for (const char *p = list; *p; ) {
+		size_t n;
+		while (*p == ' ' || *p == ',')
+			p++;
+		n = strcspn(p, ", ");
+		if (n == ol && n > 0 && strncmp(p, origin, n) == 0)
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* CORS headers for an allowed Origin, on every response (errors too, or a
+ * browser reports a CORS failure instead of the error). 1 if allowed. */
+static int
+cors(struct cb_req *r)
+{
+	const struct cb_config *cfg = r->ctx->cfg;
+	const char *origin = req_header(r, "Origin");
+
+	if (origin == NULL || *cfg->cors_origins == '\0' ||
+	    !origin_allowed(cfg->cors_origins, origin))
+		return 0;
+	resp_header(r, "Access-Control-Allow-Origin",
+	    strcmp(cfg->cors_origins, "*") == 0 ? "*" : origin);
+	resp_header(r, "Vary", "Origin");
+	resp_header(r, "Access-Control-Expose-Headers",
+	    "ETag, Content-Range, Content-Length, Content-Disposition, X-Request-Id");
+	return 1;
+}
+
+/* OPTIONS on a routed path: 204 with Allow, and the preflight answer when
+ * the origin is allowed. */
+static int
+options(struct cb_req *r, const char *allow)
+{
+	resp_header(r, "Allow", allow);
+	if (cors(r) && req_header(r, "Access-Control-Request-Method") != NULL) {
+		resp_header(r, "Access-Control-Allow-Methods", allow);
+		resp_header(r, "Access-Control-Allow-Headers", r->ctx->cfg->cors_headers);
+		resp_header(r, "Access-Control-Max-Age",
+		    arena_printf(r->a, "%lld", r->ctx->cfg->cors_max_age));
+	}
+	return resp_empty(r, 204);
+}
+
+/* Method, path, query and routing. 0, -1 after req_fail, or 1 when the
+ * request (OPTIONS) has been answered already. */
 static int
 parse_and_route(struct cb_req *r)
 {
@@ -105,6 +160,10 @@ parse_and_route(struct cb_req *r)
 	    r->params, allow, sizeof allow);
 	if (rc == ROUTE_NOT_FOUND)
 		return req_fail(r, 404, "not_found", "no such route");
+	if (rc == ROUTE_BAD_METHOD && strcmp(r->method, "OPTIONS") == 0) {
+		options(r, allow);
+		return 1;
+	}
 	if (rc == ROUTE_BAD_METHOD) {
 		resp_header(r, "Allow", allow);
 		return req_fail(r, 405, "method_not_allowed",
@@ -159,7 +218,9 @@ dispatch(struct cb_req *r)
 
 	r->t_start_us = now_mono_us();
 	make_rid(r);
-	rc = parse_and_route(r);
+	rc = parse_and_route(r);   /* 1: an OPTIONS request, answered */
+	if (rc != 1)
+		cors(r);
 	if (rc == 0)
 		rc = check_auth(r);
 	if (rc == 0) {
