@@ -28,6 +28,8 @@ struct cb_config {
 	char *cors_origins;     /* "" = no CORS; "*"; or origins, comma-separated */
 	char *cors_headers;     /* request headers a browser may send */
 	long long cors_max_age; /* seconds a preflight may be cached */
+	char *download_offload; /* off | auto | x-sendfile | x-accel-redirect */
+	char *accel_prefix;     /* nginx internal location of data_dir/blobs */
 	char *config_path;      /* the file that was read, or "" */
 };
 

@@ -422,12 +422,32 @@ parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
 	return 1;
 }
 
+/* The header that hands a download to the web server, or NULL to stream. */
+static const char *
+offload_mode(struct cb_req *r)
+{
+	const char *mode = r->ctx->cfg->download_offload;
+	const char *sw = req_env(r, "SERVER_SOFTWARE");
+
+	if (r->head_only || strcmp(mode, "off") == 0)
+		return NULL;
+	if (strcmp(mode, "x-sendfile") == 0)
+		return "X-Sendfile";
+	if (strcmp(mode, "x-accel-redirect") == 0)
+		return "X-Accel-Redirect";
+	if (sw != NULL && has_prefix_ci(sw, "nginx"))
+		return "X-Accel-Redirect";
+	if (sw != NULL && (has_prefix_ci(sw, "lighttpd") || has_prefix_ci(sw, "Apache")))
+		return "X-Sendfile";
+	return NULL;    /* an unknown front: stream it ourselves */
+}
+
 int
 file_download(struct cb_req *r)
 {
 	struct object o;
 	char etag[70], *disp, buf[65536];
-	const char *inm;
+	const char *inm, *offload;
 	int64_t size, from = 0, to, left;
 	int fd, range, status = 200;
 
@@ -451,6 +471,20 @@ file_download(struct cb_req *r)
 	    (strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL)) {
 		close(fd);
 		return resp_empty(r, 304);
+	}
+	if ((offload = offload_mode(r)) != NULL) {
+		/* Checks done: the web server sends the bytes (and Ranges). */
+		char blobfile[4096];
+		close(fd);
+		if (strcmp(offload, "X-Sendfile") == 0) {
+			blob_path(r->ctx->cfg, o.blob_key, blobfile, sizeof blobfile);
+			resp_header(r, "X-Sendfile", blobfile);
+		} else {
+			resp_header(r, "X-Accel-Redirect", arena_printf(r->a, "%s/%.2s/%.2s/%s",
+			    r->ctx->cfg->accel_prefix, o.blob_key, o.blob_key + 2, o.blob_key));
+		}
+		resp_begin(r, 200, o.content_type, -1);
+		return 0;
 	}
 	to = size - 1;
 	range = parse_range(req_header(r, "Range"), size, &from, &to);

@@ -56,6 +56,8 @@ static const struct ckey keys[] = {
 	{ "cors_headers",    C_STR,  F(cors_headers),
 	  "Authorization, Content-Type, Range, If-None-Match, X-Request-Id", 0, 0 },
 	{ "cors_max_age",    C_INT,  F(cors_max_age),    "600", 0, 86400 },
+	{ "download_offload", C_STR, F(download_offload), "off", 0, 0 },
+	{ "accel_prefix",    C_STR,  F(accel_prefix),    "/_cubby_blobs", 0, 0 },
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -234,6 +236,13 @@ config_load(struct cb_config *cfg, const char *path, char *err, size_t errlen)
 	if (strcmp(cfg->synchronous, "normal") != 0 &&
 	    strcmp(cfg->synchronous, "full") != 0) {
 		snprintf(err, errlen, "synchronous must be normal or full");
+		return -1;
+	}
+	if (strcmp(cfg->download_offload, "off") != 0 &&
+	    strcmp(cfg->download_offload, "auto") != 0 &&
+	    strcmp(cfg->download_offload, "x-sendfile") != 0 &&
+	    strcmp(cfg->download_offload, "x-accel-redirect") != 0) {
+		snprintf(err, errlen, "download_offload must be off, auto, x-sendfile or x-accel-redirect");
 		return -1;
 	}
 	if (log_level_parse(cfg->log_level) < 0) {

@@ -330,3 +330,39 @@ test('a worker killed mid-upload leaves no completed object and no quota leak', 
     assert.equal(list.total, 0);
   } finally { await s.stop(); }
 });
+
+test('download_offload = auto: X-Accel-Redirect under nginx, X-Sendfile under lighttpd', async () => {
+  const s = await new Stack({ config: { download_offload: 'auto' } }).start();
+  try {
+    const base = s.fronts[0].base;
+    const tr = await fetch(base + '/api/v1/admin/tenants', { method: 'POST', headers: { Authorization: `Bearer ${s.adminKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'offload' }) });
+    const tn = await tr.json();
+    const bytes = crypto.randomBytes(3 * 1024 * 1024 + 17);
+    const r = await (await fetch(base + '/api/v1/upload/request', { method: 'POST', headers: { Authorization: `Bearer ${tn.apiKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ fileType: 'application/pdf', fileName: 'big.pdf' }) })).json();
+    assert.equal((await fetch(base + r.presignedUrl, { method: 'PUT', headers: { 'Content-Type': 'application/pdf' }, body: bytes })).status, 200);
+    for (const f of s.fronts) {
+      const rid = `offload-${f.name}-${Date.now()}`;
+      let d = await fetch(`${f.base}/api/v1/files/${r.fileId}/download`, { headers: { Authorization: `Bearer ${tn.apiKey}`, 'X-Request-Id': rid } });
+      assert.equal(d.status, 200, f.name);
+      const got = Buffer.from(await d.arrayBuffer());
+      assert.equal(sha(got), sha(bytes), `${f.name}: byte-exact`);
+      assert.equal(d.headers.get('content-type'), 'application/pdf');
+      assert.equal(d.headers.get('x-accel-redirect'), null, 'the hand-over header never reaches the client');
+      assert.equal(d.headers.get('x-sendfile'), null);
+      await sleep(50);
+      const line = s.log().split('\n').find((l) => l.includes(`rid=${rid}`));
+      assert.match(line, / 200 in=0 out=0 /, `${f.name}: Cubby wrote no body bytes`);
+      // the web server answers ranges itself
+      d = await fetch(`${f.base}/api/v1/files/${r.fileId}/download`, { headers: { Authorization: `Bearer ${tn.apiKey}`, Range: 'bytes=100-199' } });
+      assert.equal(d.status, 206, f.name);
+      assert.deepEqual(Buffer.from(await d.arrayBuffer()), bytes.subarray(100, 200));
+      // checks still come first
+      assert.equal((await fetch(`${f.base}/api/v1/files/${r.fileId}/download`)).status, 401);
+    }
+    // the nginx internal location is not reachable from outside
+    const nginx = s.fronts.find((f) => f.name === 'nginx');
+    const blob = spawnSync('sqlite3', [path.join(s.dirs.localstatedir, 'lib/cubby/cubby.db'), `SELECT blob_key FROM objects WHERE id='${r.fileId}'`], { encoding: 'utf8' }).stdout.trim();
+    const direct = await fetch(`${nginx.base}/_cubby_blobs/${blob.slice(0, 2)}/${blob.slice(2, 4)}/${blob}`);
+    assert.notEqual(direct.status, 200);
+  } finally { await s.stop(); }
+});

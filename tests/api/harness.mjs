@@ -148,6 +148,9 @@ export class Stack {
     fs.writeFileSync(path.join(dir, 'cubby.conf'), snippet.text ?? renderTemplate(snippet, this.dirs));
     fs.writeFileSync(path.join(dir, 'nginx.conf'), [
       'daemon off;', 'worker_processes 1;', `pid ${dir}/nginx.pid;`,
+      // Workers read blobs handed over by X-Accel-Redirect, as a
+      // deployment's web server user in the data dir's group would.
+      ...(process.getuid && process.getuid() === 0 ? ['user root;'] : []),
       `error_log ${dir}/error.log warn;`,
       'events { worker_connections 8192; }', 'worker_rlimit_nofile 16384;',
       'http {', '  access_log off;',
