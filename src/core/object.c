@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -135,6 +136,38 @@ release(struct db *db, const char *tenant_id, const char *ws, int64_t n)
 	sqlite3_bind_text(st, 1, ws, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, n);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : 500;
+}
+
+/* Inside a transaction: add delta to the live file counts. */
+static int
+count_files(struct db *db, const char *tenant_id, const char *ws, int64_t delta)
+{
+	static const char t_sql[] =
+	    "UPDATE tenants SET file_count = max(0, file_count + ?2) WHERE id = ?1";
+	static const char w_sql[] =
+	    "UPDATE workspaces SET file_count = max(0, file_count + ?3)"
+	    " WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = db_prep(db, t_sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, delta);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return 500;
+	if (ws == NULL)
+		return 0;
+	if ((st = db_prep(db, w_sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, ws, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, delta);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : 500;
@@ -448,6 +481,7 @@ object_upload_finish(struct db *db, const char *tenant_id, const char *id,
 			/* The webhook is queued in the same transaction: a
 			 * completed upload never loses its event. */
 			if (sqlite3_step(st) == SQLITE_DONE &&
+			    count_files(db, tenant_id, o.workspace_id, 1) == 0 &&
 			    (o.webhook_url == NULL ||
 			    webhook_enqueue(db, "file.uploaded", tenant_id, id) == 0) &&
 			    db_commit(db) == 0)
@@ -532,6 +566,7 @@ object_delete(struct db *db, const char *tenant_id, const char *id)
 	sqlite3_bind_int64(st, 3, now_unix_ms());
 	if (sqlite3_step(st) == SQLITE_DONE &&
 	    release(db, tenant_id, o.workspace_id, o.reserved_bytes) == 0 &&
+	    count_files(db, tenant_id, o.workspace_id, -1) == 0 &&
 	    db_commit(db) == 0)
 		rc = 0;
 	sqlite3_reset(st);
@@ -547,40 +582,52 @@ object_list(struct db *db, struct arena *a, const char *tenant_id,
     const struct object_filter *f, int64_t *total,
     int (*fn)(void *arg, const struct object *o), void *arg)
 {
-	/* Keyset pages on the objects_live index: newest first. */
-	static const char page[] =
+	/* Pages walk the objects_live index newest first; a cursor is a row
+	 * value, so a deep page seeks instead of scanning. */
+	static const char first[] =
 	    "SELECT " OBJ_COLS " FROM objects"
 	    " WHERE tenant_id = ?1 AND deleted_at IS NULL AND state = 'completed'"
 	    " AND (?2 IS NULL OR context = ?2) AND (?3 IS NULL OR content_type = ?3)"
 	    " AND (?4 IS NULL OR workspace_id = ?4)"
-	    " AND (?5 IS NULL OR created_at < ?5 OR (created_at = ?5 AND id < ?6))"
 	    " ORDER BY created_at DESC, id DESC LIMIT ?7";
-	static const char count[] =
+	static const char next[] =
+	    "SELECT " OBJ_COLS " FROM objects"
+	    " WHERE tenant_id = ?1 AND deleted_at IS NULL AND state = 'completed'"
+	    " AND (?2 IS NULL OR context = ?2) AND (?3 IS NULL OR content_type = ?3)"
+	    " AND (?4 IS NULL OR workspace_id = ?4) AND (created_at, id) < (?5, ?6)"
+	    " ORDER BY created_at DESC, id DESC LIMIT ?7";
+	/* Totals: the kept counts; only context and type filters count rows. */
+	static const char t_count[] = "SELECT file_count FROM tenants WHERE id = ?1";
+	static const char w_count[] =
+	    "SELECT file_count FROM workspaces WHERE id = ?4 AND tenant_id = ?1";
+	static const char f_count[] =
 	    "SELECT count(*) FROM objects"
 	    " WHERE tenant_id = ?1 AND deleted_at IS NULL AND state = 'completed'"
 	    " AND (?2 IS NULL OR context = ?2) AND (?3 IS NULL OR content_type = ?3)"
 	    " AND (?4 IS NULL OR workspace_id = ?4)";
-	const char *sqls[2] = { count, page };
+	const char *sqls[2];
 	int rc = 0;
 
+	sqls[0] = f->context || f->file_type ? f_count : f->workspace_id ? w_count : t_count;
+	sqls[1] = f->has_cursor ? next : first;
 	*total = 0;
 	for (int q = 0; q < 2 && rc == 0; q++) {
 		sqlite3_stmt *st = db_prep(db, sqls[q]);
 		if (st == NULL)
 			return 500;
-		sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
-		if (f->context)
-			sqlite3_bind_text(st, 2, f->context, -1, SQLITE_STATIC);
-		if (f->file_type)
-			sqlite3_bind_text(st, 3, f->file_type, -1, SQLITE_STATIC);
-		if (f->workspace_id)
-			sqlite3_bind_text(st, 4, f->workspace_id, -1, SQLITE_STATIC);
-		if (q == 1) {
-			if (f->has_cursor) {
-				sqlite3_bind_int64(st, 5, f->cursor_created);
-				sqlite3_bind_text(st, 6, f->cursor_id, -1, SQLITE_STATIC);
+		/* Every statement names its parameters; unused ones stay NULL. */
+		for (int k = 1; k <= sqlite3_bind_parameter_count(st); k++) {
+			const char *name = sqlite3_bind_parameter_name(st, k);
+			int n = name ? (int)strtol(name + 1, NULL, 10) : k;
+			switch (n) {
+			case 1: sqlite3_bind_text(st, k, tenant_id, -1, SQLITE_STATIC); break;
+			case 2: if (f->context) sqlite3_bind_text(st, k, f->context, -1, SQLITE_STATIC); break;
+			case 3: if (f->file_type) sqlite3_bind_text(st, k, f->file_type, -1, SQLITE_STATIC); break;
+			case 4: if (f->workspace_id) sqlite3_bind_text(st, k, f->workspace_id, -1, SQLITE_STATIC); break;
+			case 5: sqlite3_bind_int64(st, k, f->cursor_created); break;
+			case 6: if (f->cursor_id) sqlite3_bind_text(st, k, f->cursor_id, -1, SQLITE_STATIC); break;
+			case 7: sqlite3_bind_int64(st, k, f->limit); break;
 			}
-			sqlite3_bind_int64(st, 7, f->limit);
 		}
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			if (q == 0) {

@@ -619,25 +619,29 @@ workspace_delete(struct db *db, const char *tenant_id, const char *id)
 	    "UPDATE tenants SET used_bytes = max(0, used_bytes - (SELECT"
 	    " coalesce(sum(reserved_bytes), 0) FROM objects WHERE workspace_id = ?1"
 	    " AND tenant_id = ?2 AND deleted_at IS NULL)) WHERE id = ?2";
+	static const char recount[] =
+	    "UPDATE tenants SET file_count = max(0, file_count - (SELECT count(*)"
+	    " FROM objects WHERE workspace_id = ?1 AND tenant_id = ?2"
+	    " AND deleted_at IS NULL AND state = 'completed')) WHERE id = ?2";
 	static const char soft[] =
 	    "UPDATE objects SET deleted_at = ?3, reserved_bytes = 0"
 	    " WHERE workspace_id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL";
 	static const char del[] =
 	    "DELETE FROM workspaces WHERE id = ?1 AND tenant_id = ?2";
-	const char *steps[3] = { release, soft, del };
+	const char *steps[4] = { release, recount, soft, del };
 	int rc;
 
 	if (!uuid_valid(id))
 		return 404;
 	if (db_begin(db) != 0)
 		return 500;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		sqlite3_stmt *st = db_prep(db, steps[i]);
 		if (st == NULL)
 			goto fail;
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
-		if (i == 1)
+		if (steps[i] == soft)
 			sqlite3_bind_int64(st, 3, now_unix_ms());
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);

@@ -116,6 +116,16 @@ const char *const db_migrations[] = {
 	"  WHERE deleted_at IS NULL AND state = 'completed';"
 	"CREATE INDEX objects_workspace ON objects(workspace_id) WHERE workspace_id IS NOT NULL;"
 	"CREATE INDEX objects_pending ON objects(upload_expires_at) WHERE state = 'pending';",
+
+	/* 4: live file counts, kept with every completion and deletion, so
+	 * listing's total does not count rows (cost must not grow with the
+	 * table). */
+	"ALTER TABLE tenants ADD COLUMN file_count INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE workspaces ADD COLUMN file_count INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE tenants SET file_count = (SELECT count(*) FROM objects o WHERE"
+	"  o.tenant_id = tenants.id AND o.deleted_at IS NULL AND o.state = 'completed');"
+	"UPDATE workspaces SET file_count = (SELECT count(*) FROM objects o WHERE"
+	"  o.workspace_id = workspaces.id AND o.deleted_at IS NULL AND o.state = 'completed');",
 };
 
 const int db_nmigrations = sizeof db_migrations / sizeof db_migrations[0];

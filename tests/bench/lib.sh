@@ -33,8 +33,9 @@ data_dir = $tmp/data
 workers = $workers
 log_level = warn
 access_log = ${CUBBY_BENCH_ACCESS_LOG:-on}
+${CUBBY_BENCH_EXTRA:-}
 CONF
-	CUBBY_CONFIG=$tmp/cubby.conf "$top/build/cubbyctl" init >/dev/null
+	CUBBY_CONFIG=$tmp/cubby.conf "$top/build/cubbyctl" init > "$tmp/init.out"
 	CUBBY_CONFIG=$tmp/cubby.conf "$top/build/cubby-fcgi" 2>"$tmp/cubby.log" &
 	cpid=$!
 	sleep 0.5
