@@ -66,10 +66,41 @@ signature_ok(const char *given, const char expected[65])
 	return given != NULL && strlen(given) == 64 && ct_equal(given, expected, 64);
 }
 
-/* ---- quota ----------------------------------------------------------- */
+/* ---- quota and counts -------------------------------------------------- */
 
-/* Inside a transaction: take n bytes from the tenant's quota and the
- * workspace's (if any). 0, 403 when either would pass its quota, 500. */
+/* Inside a transaction: run t_sql (?1 tenant, ?2 n) and, when ws is set,
+ * w_sql (?1 workspace, ?2 tenant, ?3 n). With must_change, a statement
+ * that changes no row (a condition failed) answers 403. 0, 403 or 500. */
+static int
+tenant_and_workspace(struct db *db, const char *t_sql, const char *w_sql,
+    const char *tenant_id, const char *ws, int64_t n, int must_change)
+{
+	for (int step = 0; step < (ws ? 2 : 1); step++) {
+		sqlite3_stmt *st = db_prep(db, step ? w_sql : t_sql);
+		int rc;
+
+		if (st == NULL)
+			return 500;
+		if (step) {
+			sqlite3_bind_text(st, 1, ws, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, n);
+		} else {
+			sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, n);
+		}
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return 500;
+		if (must_change && sqlite3_changes(db_handle(db)) == 0)
+			return 403;
+	}
+	return 0;
+}
+
+/* Take n bytes from the tenant's quota and the workspace's (if any):
+ * 403 when either would pass its quota. */
 static int
 reserve(struct db *db, const char *tenant_id, const char *ws, int64_t n)
 {
@@ -80,34 +111,11 @@ reserve(struct db *db, const char *tenant_id, const char *ws, int64_t n)
 	    "UPDATE workspaces SET used_bytes = used_bytes + ?3"
 	    " WHERE id = ?1 AND tenant_id = ?2"
 	    " AND (quota_bytes IS NULL OR used_bytes + ?3 <= quota_bytes)";
-	sqlite3_stmt *st;
-	int rc;
 
-	if ((st = db_prep(db, t_sql)) == NULL)
-		return 500;
-	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, n);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return 500;
-	if (sqlite3_changes(db_handle(db)) == 0)
-		return 403;
-	if (ws == NULL)
-		return 0;
-	if ((st = db_prep(db, w_sql)) == NULL)
-		return 500;
-	sqlite3_bind_text(st, 1, ws, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, n);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return 500;
-	return sqlite3_changes(db_handle(db)) ? 0 : 403;
+	return tenant_and_workspace(db, t_sql, w_sql, tenant_id, ws, n, 1);
 }
 
-/* Inside a transaction: give n bytes back at both levels. */
+/* Give n bytes back at both levels. */
 static int
 release(struct db *db, const char *tenant_id, const char *ws, int64_t n)
 {
@@ -116,32 +124,11 @@ release(struct db *db, const char *tenant_id, const char *ws, int64_t n)
 	static const char w_sql[] =
 	    "UPDATE workspaces SET used_bytes = max(0, used_bytes - ?3)"
 	    " WHERE id = ?1 AND tenant_id = ?2";
-	sqlite3_stmt *st;
-	int rc;
 
-	if (n <= 0)
-		return 0;
-	if ((st = db_prep(db, t_sql)) == NULL)
-		return 500;
-	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, n);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return 500;
-	if (ws == NULL)
-		return 0;
-	if ((st = db_prep(db, w_sql)) == NULL)
-		return 500;
-	sqlite3_bind_text(st, 1, ws, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, n);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : 500;
+	return n <= 0 ? 0 : tenant_and_workspace(db, t_sql, w_sql, tenant_id, ws, n, 0);
 }
 
-/* Inside a transaction: add delta to the live file counts. */
+/* Add delta to the live file counts at both levels. */
 static int
 count_files(struct db *db, const char *tenant_id, const char *ws, int64_t delta)
 {
@@ -150,27 +137,8 @@ count_files(struct db *db, const char *tenant_id, const char *ws, int64_t delta)
 	static const char w_sql[] =
 	    "UPDATE workspaces SET file_count = max(0, file_count + ?3)"
 	    " WHERE id = ?1 AND tenant_id = ?2";
-	sqlite3_stmt *st;
-	int rc;
 
-	if ((st = db_prep(db, t_sql)) == NULL)
-		return 500;
-	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, delta);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return 500;
-	if (ws == NULL)
-		return 0;
-	if ((st = db_prep(db, w_sql)) == NULL)
-		return 500;
-	sqlite3_bind_text(st, 1, ws, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, delta);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : 500;
+	return tenant_and_workspace(db, t_sql, w_sql, tenant_id, ws, delta, 0);
 }
 
 /* ---- rows ------------------------------------------------------------ */
