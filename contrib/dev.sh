@@ -20,12 +20,16 @@ deps() {
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 			missing="$missing $p"
 	done
-	# node >= 20 may come from outside Debian; then nodejs is not needed
+	# node >= 18 (and npm, for the client test) may come from outside
+	# Debian; then Debian's packages are not needed
 	case "$missing" in *nodejs*)
 		if command -v node >/dev/null 2>&1 &&
-		    [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]; then
+		    [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 18 ]; then
 			missing=$(echo "$missing" | sed 's/ nodejs//')
 		fi;;
+	esac
+	case " ${1:-} " in *" nodejs "*)
+		command -v npm >/dev/null 2>&1 || missing="$missing npm";;
 	esac
 	[ -z "$missing" ] && return 0
 	echo "dev.sh: installing:$missing"
