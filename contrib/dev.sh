@@ -36,8 +36,18 @@ deps() {
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
-	# Debian starts the packaged servers; Cubby's tests run their own.
+	# Debian would start the packaged lighttpd and nginx, both on port 80;
+	# Cubby runs its own. A temporary policy-rc.d keeps them from starting.
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' | $sudo tee $policy >/dev/null
+		$sudo chmod 755 $policy
+	fi
+	rc=0
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null || rc=$?
+	[ -z "$policy" ] || $sudo rm -f "$policy"
+	[ $rc -eq 0 ] || { echo "dev.sh: apt-get install failed ($rc)"; exit $rc; }
 	for svc in nginx lighttpd; do
 		$sudo service "$svc" stop >/dev/null 2>&1 || true
 	done
