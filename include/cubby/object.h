@@ -91,7 +91,14 @@ void upload_url_sign(const unsigned char master[CB_KEYLEN], const char *tenant_i
 /* Download token (hex) over object and expiry. */
 void download_token(const unsigned char master[CB_KEYLEN], const char *id,
     int64_t expires_ms, char hex[65]);
-/* Constant-time check of a hex signature against the expected one. */
-int signature_ok(const char *given, const char expected[65]);
+/* Check a presigned upload URL's expires (ms) and signature for tenant
+ * and object, as given by the client: 0, or 403 with a machine code in
+ * *code (invalid_signature, upload_expired). Constant-time. */
+int upload_url_verify(const unsigned char master[CB_KEYLEN], const char *tenant_id,
+    const char *id, const char *expires, const char *sig, const char **code);
+/* Check a signed download URL's token and expires (ms) for an object:
+ * 0, or 401 with the reason in *why. Constant-time. */
+int download_url_verify(const unsigned char master[CB_KEYLEN], const char *id,
+    const char *expires, const char *token, const char **why);
 
 #endif

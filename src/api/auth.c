@@ -69,24 +69,16 @@ tenant_or_signed_auth(struct cb_req *r)
 {
 	static const char owner[] = "SELECT tenant_id FROM objects WHERE id = ?1";
 	const char *tok = req_query(r, "token"), *exp_s = req_query(r, "expires");
-	const char *id = req_param(r, "fileId");
+	const char *id = req_param(r, "fileId"), *why;
 	struct principal *p;
-	long long expires;
-	char expect[65];
 	sqlite3_stmt *st;
 	struct db *db;
 	int rc;
 
 	if (tok == NULL && exp_s == NULL)
 		return tenant_route_auth(r);
-	if (tok == NULL || exp_s == NULL || parse_ll(exp_s, 0, INT64_MAX, &expires) != 0 ||
-	    !uuid_valid(id))
-		return req_fail(r, 401, "unauthorized", "invalid signed URL");
-	download_token(r->ctx->master, id, expires, expect);
-	if (!signature_ok(tok, expect))
-		return req_fail(r, 401, "unauthorized", "invalid signed URL");
-	if (expires <= now_unix_ms())
-		return req_fail(r, 401, "unauthorized", "the signed URL has expired");
+	if ((rc = download_url_verify(r->ctx->master, id, exp_s, tok, &why)) != 0)
+		return req_fail(r, rc, "unauthorized", "%s", why);
 	if ((db = auth_db(r)) == NULL)
 		return -1;
 	/* The token names this object: its owner is the tenant in force. */

@@ -155,22 +155,16 @@ file_upload_put(struct cb_req *r)
 	struct blob_writer w;
 	struct object obj;
 	unsigned char sha[32], rnd[8];
-	char expect[65], buf[65536], blob_key[64], rhex[17];
+	char buf[65536], blob_key[64], rhex[17];
 	int64_t reserved_now = 0;
-	long long expires;
 	long got;
 	int rc;
 
 	/* The signature first: nothing about the object is revealed to a
 	 * request that does not carry one. */
-	if (exp_s == NULL || parse_ll(exp_s, 0, INT64_MAX, &expires) != 0 || sig == NULL ||
-	    !uuid_valid(tid) || !uuid_valid(fid))
-		return req_fail(r, 403, "invalid_signature", "the upload URL is not valid");
-	upload_url_sign(r->ctx->master, tid, fid, expires, expect);
-	if (!signature_ok(sig, expect))
-		return req_fail(r, 403, "invalid_signature", "the upload URL is not valid");
-	if (expires <= now_unix_ms())
-		return req_fail(r, 403, "upload_expired", "the upload URL has expired");
+	if ((rc = upload_url_verify(r->ctx->master, tid, fid, exp_s, sig, &code)) != 0)
+		return req_fail(r, rc, code, strcmp(code, "upload_expired") == 0 ?
+		    "the upload URL has expired" : "the upload URL is not valid");
 
 	rc = object_upload_begin(ctx_db(r->ctx), r->a, tid, fid, req_header(r, "Content-Type"),
 	    r->content_length, &obj, &reserved_now, &code, &why);

@@ -60,10 +60,52 @@ download_token(const unsigned char master[CB_KEYLEN], const char *id,
 	sign(master, DOWNLOAD_LABEL, msg, hex);
 }
 
-int
+static int
 signature_ok(const char *given, const char expected[65])
 {
 	return given != NULL && strlen(given) == 64 && ct_equal(given, expected, 64);
+}
+
+int
+upload_url_verify(const unsigned char master[CB_KEYLEN], const char *tenant_id,
+    const char *id, const char *expires, const char *sig, const char **code)
+{
+	long long exp;
+	char expect[65];
+
+	*code = "invalid_signature";
+	if (expires == NULL || parse_ll(expires, 0, INT64_MAX, &exp) != 0 ||
+	    !uuid_valid(tenant_id) || !uuid_valid(id))
+		return 403;
+	upload_url_sign(master, tenant_id, id, exp, expect);
+	if (!signature_ok(sig, expect))
+		return 403;
+	if (exp <= now_unix_ms()) {
+		*code = "upload_expired";
+		return 403;
+	}
+	return 0;
+}
+
+int
+download_url_verify(const unsigned char master[CB_KEYLEN], const char *id,
+    const char *expires, const char *token, const char **why)
+{
+	long long exp;
+	char expect[65];
+
+	*why = "invalid signed URL";
+	if (token == NULL || expires == NULL || !uuid_valid(id) ||
+	    parse_ll(expires, 0, INT64_MAX, &exp) != 0)
+		return 401;
+	download_token(master, id, exp, expect);
+	if (!signature_ok(token, expect))
+		return 401;
+	if (exp <= now_unix_ms()) {
+		*why = "the signed URL has expired";
+		return 401;
+	}
+	return 0;
 }
 
 /* ---- quota and counts -------------------------------------------------- */
