@@ -42,6 +42,38 @@ int file_signed_url(struct cb_req *r);
 /* auth.c: a tenant key, or a signed download URL */
 int tenant_or_signed_auth(struct cb_req *r);
 
+/* asset_assets.c: the asset API's assets and the multipart part PUT */
+int asset_api_create(struct cb_req *r);
+int asset_api_list(struct cb_req *r);
+int asset_api_get(struct cb_req *r);
+int asset_api_patch(struct cb_req *r);
+int asset_api_delete(struct cb_req *r);
+int asset_api_url(struct cb_req *r);
+int asset_api_parts(struct cb_req *r);
+int asset_api_part_put(struct cb_req *r);
+int asset_api_complete(struct cb_req *r);
+int asset_api_abort(struct cb_req *r);
+int asset_api_reprocess(struct cb_req *r);
+int asset_api_spaces(struct cb_req *r);
+/* asset_spaces.c: spaces, publications, public share endpoints */
+int space_api_create(struct cb_req *r);
+int space_api_list(struct cb_req *r);
+int space_api_get(struct cb_req *r);
+int space_api_update(struct cb_req *r);
+int space_api_delete(struct cb_req *r);
+int space_api_publish(struct cb_req *r);
+int space_api_publications(struct cb_req *r);
+int space_api_unpublish(struct cb_req *r);
+int public_api_space(struct cb_req *r);
+int public_api_access(struct cb_req *r);
+/* asset_account.c: API keys, account, usage */
+int apikey_api_list(struct cb_req *r);
+int apikey_api_create(struct cb_req *r);
+int apikey_api_revoke(struct cb_req *r);
+int account_api_get(struct cb_req *r);
+int account_api_update(struct cb_req *r);
+int usage_api_get(struct cb_req *r);
+
 /* kv_auth.c: AUTH_BUCKET routes (called by the dispatcher) */
 int kv_route_auth(struct cb_req *r);
 /* kv_bucket.c */

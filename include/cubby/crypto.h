@@ -45,4 +45,13 @@ int masterkey_load(const char *path, unsigned char key[CB_KEYLEN], char *err,
 void masterkey_derive(const unsigned char master[CB_KEYLEN], const char *label,
     unsigned char out[CB_KEYLEN]);
 
+/* Passwords people choose (space passwords): scrypt (N=16384, r=8, p=1)
+ * with a random salt, stored as "scrypt$N$p$<salt hex>$<hash hex>". */
+#define CB_PWHASH_MAX 160
+/* 0, or -1 (KDF failure). */
+int password_hash(const char *pass, char out[CB_PWHASH_MAX]);
+/* 1 when pass matches stored, compared in constant time; 0 otherwise
+ * (also for a stored string this version cannot read). */
+int password_verify(const char *stored, const char *pass);
+
 #endif

@@ -35,6 +35,12 @@ struct object {
 	const char *webhook_url;
 	const char *blob_key;           /* completed: where the bytes are */
 	int64_t created_at, updated_at, upload_expires_at, deleted_at;   /* ms */
+	/* asset API */
+	const char *kind;               /* video|image|audio|file, NULL: not known */
+	const char *labels;             /* JSON array of strings, or NULL */
+	const char *upload_id;          /* multipart upload in progress, or NULL */
+	int64_t part_size, part_count;  /* multipart: 0 when single PUT */
+	const char *thumb_key, *preview_key;    /* derived blobs, or NULL */
 };
 
 struct upload_request {
@@ -51,6 +57,9 @@ struct object_filter {
 	const char *cursor_id;
 };
 
+/* A file name both dialects accept: 1-255 printable bytes, none of
+ * / \ : * ? " < > | %, not starting with a dot or a space. */
+int object_name_ok(const char *s);
 /* Validate a request, reserve a declared size, create a pending object. */
 int object_upload_request(struct db *db, struct arena *a, const char *tenant_id,
     const struct upload_request *u, struct object *out, const char **code,

@@ -29,10 +29,15 @@ struct cb_io {
 	int (*write)(void *out, const char *buf, int n);  /* n, or <0 on error */
 };
 
+#define CB_MAX_FIELDS 16
+
 struct cb_error {
 	int status;             /* HTTP status, 0 = no error */
 	const char *code;       /* snake_case machine code, e.g. "not_found" */
 	const char *message;    /* human sentence, no secrets */
+	size_t nfields;         /* validation: each bad field and why */
+	const char *fields[CB_MAX_FIELDS];
+	const char *field_msgs[CB_MAX_FIELDS];
 };
 
 struct cb_hdr {
@@ -108,6 +113,14 @@ int req_json(struct cb_req *r, size_t max, struct json_object **out);
 /* Record an error for the dialect's renderer; always returns -1. */
 int req_fail(struct cb_req *r, int status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Record a bad request field (a 400 validation_error; the first one's
+ * reason becomes the message). Handlers go on checking the other fields
+ * and return -1 when r->err.status is set. Always returns -1. */
+int req_field_error(struct cb_req *r, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "scheme://host" + base path, as the client reached us (for absolute
+ * signed URLs); the Host header is kept only when it is a plain host. */
+const char *req_origin(struct cb_req *r);
 /* Add a response header (copied; CR/LF in value are refused). */
 void resp_header(struct cb_req *r, const char *name, const char *value);
 /* Start a response of known (or -1 unknown) length. 0 or -1. */

@@ -97,6 +97,21 @@ int apikey_authenticate(struct db *db, const unsigned char master[CB_KEYLEN],
 int admin_authenticate(struct db *db, const unsigned char master[CB_KEYLEN],
     const char *cfg_key, const char *raw);
 
+/* The asset API's account view of a tenant. */
+struct account {
+	const char *display_name, *email;   /* NULL: not set */
+	const char *plan, *status;
+	int64_t file_count, stored_bytes;   /* live completed objects */
+};
+#define ACCOUNT_NAME_MAX  100
+#define ACCOUNT_EMAIL_MAX 254
+
+int tenant_account(struct db *db, struct arena *a, const char *tenant_id,
+    struct account *out);
+/* NULL leaves a field unchanged. 0, 404, 500. */
+int tenant_account_update(struct db *db, const char *tenant_id,
+    const char *display_name, const char *email);
+
 /* Workspaces, always within tenant_id. quota < 0: none. metadata: JSON
  * object text or NULL. 409 when the slug is taken. */
 int workspace_create(struct db *db, struct arena *a, const char *tenant_id,

@@ -19,6 +19,9 @@ int64_t now_unix(void);
 int64_t now_unix_ms(void);
 /* ISO-8601 UTC with milliseconds into out (>= 25 bytes). */
 void fmt_iso8601_ms(char *out, size_t outlen, int64_t unix_ms);
+/* Read an ISO-8601 date or date-time (Z or an offset; a time without
+ * either is refused) into ms since the epoch. 0 or -1. */
+int parse_iso8601_ms(const char *s, int64_t *out);
 /* Bounded copy that always NUL-terminates; returns strlen(src). */
 size_t strlcpy_cb(char *dst, const char *src, size_t dstlen);
 /* Value of one hex digit, or -1. */

@@ -347,8 +347,7 @@ file_delete(struct cb_req *r)
 int
 file_signed_url(struct cb_req *r)
 {
-	const char *s = req_query(r, "expiresIn"), *host = req_header(r, "Host");
-	const char *https = req_env(r, "HTTPS"), *scheme = req_env(r, "REQUEST_SCHEME");
+	const char *s = req_query(r, "expiresIn");
 	struct json_object *o;
 	struct object obj;
 	long long ttl = 3600;
@@ -362,16 +361,11 @@ file_signed_url(struct cb_req *r)
 	expires = now_unix_ms() + ttl * 1000;
 	download_token(r->ctx->master, obj.id, expires, tok);
 	fmt_iso8601_ms(iso, sizeof iso, expires);
-	if (scheme == NULL)
-		scheme = https && (strcmp(https, "on") == 0 || strcmp(https, "1") == 0) ? "https" : "http";
-	/* Host comes from the client; keep it only when it is a plain host. */
-	if (host == NULL || strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != strlen(host))
-		host = "localhost";
 	o = json_object_new_object();
 	json_object_object_add(o, "fileId", json_object_new_string(obj.id));
 	json_object_object_add(o, "url", json_object_new_string(arena_printf(r->a,
-	    "%s://%s%s/api/v1/files/%s/download?token=%s&expires=%lld", scheme, host,
-	    r->ctx->cfg->base_path, obj.id, tok, (long long)expires)));
+	    "%s/api/v1/files/%s/download?token=%s&expires=%lld", req_origin(r),
+	    obj.id, tok, (long long)expires)));
 	json_object_object_add(o, "expiresAt", json_object_new_string(iso));
 	json_object_object_add(o, "expiresIn", json_object_new_int64(ttl));
 	return resp_json(r, 200, o);

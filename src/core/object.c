@@ -18,13 +18,10 @@
 #include "cubby/util.h"
 #include "cubby/uuid.h"
 #include "cubby/webhook.h"
+#include "core/object_int.h"
 
 #define UPLOAD_LABEL   "cubby/upload-url/v1"
 #define DOWNLOAD_LABEL "cubby/download-url/v1"
-
-#define OBJ_COLS "id, tenant_id, workspace_id, name, content_type, context, tags," \
-	" metadata, size_bytes, reserved_bytes, sha256, state, processing_status," \
-	" webhook_url, created_at, updated_at, upload_expires_at, deleted_at, blob_key"
 
 /* ---- signatures ------------------------------------------------------ */
 
@@ -143,8 +140,8 @@ tenant_and_workspace(struct db *db, const char *t_sql, const char *w_sql,
 
 /* Take n bytes from the tenant's quota and the workspace's (if any):
  * 403 when either would pass its quota. */
-static int
-reserve(struct db *db, const char *tenant_id, const char *ws, int64_t n)
+int
+quota_reserve(struct db *db, const char *tenant_id, const char *ws, int64_t n)
 {
 	static const char t_sql[] =
 	    "UPDATE tenants SET used_bytes = used_bytes + ?2"
@@ -158,8 +155,8 @@ reserve(struct db *db, const char *tenant_id, const char *ws, int64_t n)
 }
 
 /* Give n bytes back at both levels. */
-static int
-release(struct db *db, const char *tenant_id, const char *ws, int64_t n)
+int
+quota_release(struct db *db, const char *tenant_id, const char *ws, int64_t n)
 {
 	static const char t_sql[] =
 	    "UPDATE tenants SET used_bytes = max(0, used_bytes - ?2) WHERE id = ?1";
@@ -170,17 +167,24 @@ release(struct db *db, const char *tenant_id, const char *ws, int64_t n)
 	return n <= 0 ? 0 : tenant_and_workspace(db, t_sql, w_sql, tenant_id, ws, n, 0);
 }
 
-/* Add delta to the live file counts at both levels. */
-static int
-count_files(struct db *db, const char *tenant_id, const char *ws, int64_t delta)
+/* Add delta to the live file counts at both levels, and bytes to the
+ * tenant's stored total. */
+int
+object_counts(struct db *db, const char *tenant_id, const char *ws,
+    int64_t delta, int64_t bytes)
 {
 	static const char t_sql[] =
 	    "UPDATE tenants SET file_count = max(0, file_count + ?2) WHERE id = ?1";
 	static const char w_sql[] =
 	    "UPDATE workspaces SET file_count = max(0, file_count + ?3)"
 	    " WHERE id = ?1 AND tenant_id = ?2";
+	static const char b_sql[] =
+	    "UPDATE tenants SET stored_bytes = max(0, stored_bytes + ?2) WHERE id = ?1";
+	int rc = tenant_and_workspace(db, t_sql, w_sql, tenant_id, ws, delta, 0);
 
-	return tenant_and_workspace(db, t_sql, w_sql, tenant_id, ws, delta, 0);
+	if (rc == 0 && bytes != 0)
+		rc = tenant_and_workspace(db, b_sql, NULL, tenant_id, NULL, bytes, 0);
+	return rc;
 }
 
 /* ---- rows ------------------------------------------------------------ */
@@ -193,8 +197,8 @@ text_or_null(struct arena *a, sqlite3_stmt *st, int i)
 	return t ? arena_strdup(a, (const char *)t) : NULL;
 }
 
-static void
-row_object(struct arena *a, sqlite3_stmt *st, struct object *o)
+void
+object_row(struct arena *a, sqlite3_stmt *st, struct object *o)
 {
 	memset(o, 0, sizeof *o);
 	strlcpy_cb(o->id, (const char *)sqlite3_column_text(st, 0), sizeof o->id);
@@ -219,29 +223,45 @@ row_object(struct arena *a, sqlite3_stmt *st, struct object *o)
 	o->upload_expires_at = sqlite3_column_int64(st, 16);
 	o->deleted_at = sqlite3_column_int64(st, 17);
 	o->blob_key = text_or_null(a, st, 18);
+	o->kind = text_or_null(a, st, 19);
+	o->labels = text_or_null(a, st, 20);
+	o->upload_id = text_or_null(a, st, 21);
+	o->part_size = sqlite3_column_int64(st, 22);
+	o->part_count = sqlite3_column_int64(st, 23);
+	o->thumb_key = text_or_null(a, st, 24);
+	o->preview_key = text_or_null(a, st, 25);
+}
+
+int
+object_load(struct db *db, struct arena *a, const char *tenant_id,
+    const char *id, int with_deleted, struct object *out)
+{
+	static const char live[] =
+	    "SELECT " OBJ_COLS " FROM objects"
+	    " WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL";
+	static const char any[] =
+	    "SELECT " OBJ_COLS " FROM objects WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!uuid_valid(id))
+		return 404;
+	if ((st = db_prep(db, with_deleted ? any : live)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		object_row(a, st, out);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 404 : 500;
 }
 
 static int
 load(struct db *db, struct arena *a, const char *tenant_id, const char *id,
     struct object *out)
 {
-	static const char sql[] =
-	    "SELECT " OBJ_COLS " FROM objects"
-	    " WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL";
-	sqlite3_stmt *st;
-	int rc;
-
-	if (!uuid_valid(id))
-		return 404;
-	if ((st = db_prep(db, sql)) == NULL)
-		return 500;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		row_object(a, st, out);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 404 : 500;
+	return object_load(db, a, tenant_id, id, 0, out);
 }
 
 int
@@ -258,8 +278,8 @@ object_get(struct db *db, struct arena *a, const char *tenant_id,
 /* ---- uploads --------------------------------------------------------- */
 
 /* "No special characters": printable, and none of / \ : * ? " < > | */
-static int
-file_name_ok(const char *s)
+int
+object_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -286,25 +306,71 @@ type_allowed(const char *allowed_json, const char *type)
 #define FAIL(st, c, w) do { *code = (c); *why = (w); return (st); } while (0)
 
 int
-object_upload_request(struct db *db, struct arena *a, const char *tenant_id,
-    const struct upload_request *u, struct object *out, const char **code,
+object_insert_pending(struct db *db, const struct object *o, const char **code,
     const char **why)
 {
 	static const char ins[] =
 	    "INSERT INTO objects (id, tenant_id, workspace_id, name, content_type,"
-	    " size_bytes, reserved_bytes, context, tags, state, webhook_url,"
-	    " created_at, updated_at, upload_expires_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'pending', ?10, ?11, ?11, ?12)";
+	    " size_bytes, reserved_bytes, context, tags, metadata, state, webhook_url,"
+	    " created_at, updated_at, upload_expires_at, kind, labels, upload_id,"
+	    " part_size, part_count)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12, ?12,"
+	    " ?13, ?14, ?15, ?16, ?17, ?18)";
+	const char *texts[] = {
+		o->id, o->tenant_id, o->workspace_id, o->name, o->content_type, NULL,
+		NULL, o->context, o->tags, o->metadata, o->webhook_url, NULL, NULL,
+		o->kind, o->labels, o->upload_id,
+	};
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_begin(db) != 0)
+		FAIL(500, "internal_error", "database busy");
+	if (o->reserved_bytes > 0 &&
+	    (rc = quota_reserve(db, o->tenant_id, o->workspace_id, o->reserved_bytes)) != 0) {
+		db_rollback(db);
+		if (rc == 403)
+			FAIL(403, "quota_exceeded", "the upload would exceed the storage quota");
+		FAIL(500, "internal_error", "quota update failed");
+	}
+	if ((st = db_prep(db, ins)) == NULL)
+		goto fail;
+	for (int i = 0; i < (int)(sizeof texts / sizeof texts[0]); i++)
+		if (texts[i] != NULL)
+			sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
+	if (o->size_bytes >= 0)
+		sqlite3_bind_int64(st, 6, o->size_bytes);
+	sqlite3_bind_int64(st, 7, o->reserved_bytes);
+	sqlite3_bind_int64(st, 12, o->created_at);
+	sqlite3_bind_int64(st, 13, o->upload_expires_at);
+	if (o->part_count > 0) {
+		sqlite3_bind_int64(st, 17, o->part_size);
+		sqlite3_bind_int64(st, 18, o->part_count);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE || db_commit(db) != 0)
+		goto fail;
+	return 0;
+fail:
+	log_err("object: upload request: %s", db_errmsg(db));
+	db_rollback(db);
+	FAIL(500, "internal_error", "could not record the upload");
+}
+
+int
+object_upload_request(struct db *db, struct arena *a, const char *tenant_id,
+    const struct upload_request *u, struct object *out, const char **code,
+    const char **why)
+{
 	struct tenant t;
 	struct workspace w;
-	sqlite3_stmt *st;
 	int64_t now = now_unix_ms();
-	int rc;
 
 	if (u->file_type == NULL || !file_type_supported(u->file_type))
 		FAIL(400, "invalid_file_type", "fileType must be one of image/jpeg, image/png, "
 		    "image/webp, image/gif, image/avif, application/pdf");
-	if (u->file_name == NULL || !file_name_ok(u->file_name))
+	if (u->file_name == NULL || !object_name_ok(u->file_name))
 		FAIL(400, "validation_error", "fileName must be 1-255 characters without "
 		    "control or special characters (/ \\ : * ? \" < > | %)");
 	if (u->size > FILE_MAX_BYTES)
@@ -314,7 +380,7 @@ object_upload_request(struct db *db, struct arena *a, const char *tenant_id,
 	if (u->webhook_url != NULL && (strlen(u->webhook_url) > 2048 ||
 	    !(has_prefix_ci(u->webhook_url, "http://") || has_prefix_ci(u->webhook_url, "https://"))))
 		FAIL(400, "validation_error", "webhookUrl must be an http(s) URL");
-	if ((rc = tenant_load(db, a, tenant_id, &t)) != 0)
+	if (tenant_load(db, a, tenant_id, &t) != 0)
 		FAIL(500, "internal_error", "tenant lookup failed");
 	if (!type_allowed(t.allowed_types, u->file_type))
 		FAIL(400, "invalid_file_type", "this tenant does not accept that fileType");
@@ -337,44 +403,8 @@ object_upload_request(struct db *db, struct arena *a, const char *tenant_id,
 	out->webhook_url = u->webhook_url;
 	out->created_at = out->updated_at = now;
 	out->upload_expires_at = now + UPLOAD_URL_TTL_MS;
-
-	if (db_begin(db) != 0)
-		FAIL(500, "internal_error", "database busy");
-	if (out->reserved_bytes > 0 &&
-	    (rc = reserve(db, tenant_id, u->workspace_id, out->reserved_bytes)) != 0) {
-		db_rollback(db);
-		if (rc == 403)
-			FAIL(403, "quota_exceeded", "the upload would exceed the storage quota");
-		FAIL(500, "internal_error", "quota update failed");
-	}
-	if ((st = db_prep(db, ins)) == NULL)
-		goto fail;
-	sqlite3_bind_text(st, 1, out->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
-	if (u->workspace_id)
-		sqlite3_bind_text(st, 3, u->workspace_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, u->file_name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, u->file_type, -1, SQLITE_STATIC);
-	if (u->size >= 0)
-		sqlite3_bind_int64(st, 6, u->size);
-	sqlite3_bind_int64(st, 7, out->reserved_bytes);
-	if (u->context)
-		sqlite3_bind_text(st, 8, u->context, -1, SQLITE_STATIC);
-	if (u->tags)
-		sqlite3_bind_text(st, 9, u->tags, -1, SQLITE_STATIC);
-	if (u->webhook_url)
-		sqlite3_bind_text(st, 10, u->webhook_url, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 11, now);
-	sqlite3_bind_int64(st, 12, out->upload_expires_at);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE || db_commit(db) != 0)
-		goto fail;
-	return 0;
-fail:
-	log_err("object: upload request: %s", db_errmsg(db));
-	db_rollback(db);
-	FAIL(500, "internal_error", "could not record the upload");
+	out->kind = strcmp(u->file_type, "application/pdf") == 0 ? "file" : "image";
+	return object_insert_pending(db, out, code, why);
 }
 
 int
@@ -426,7 +456,7 @@ object_upload_begin(struct db *db, struct arena *a, const char *tenant_id,
 		FAIL(400, "validation_error", "the body length differs from fileSizeBytes");
 	}
 	if (out->reserved_bytes == 0 && length > 0) {
-		rc = reserve(db, tenant_id, out->workspace_id, length);
+		rc = quota_reserve(db, tenant_id, out->workspace_id, length);
 		if (rc == 0 && (st = db_prep(db, set_reserved)) != NULL) {
 			sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
@@ -476,9 +506,9 @@ object_upload_finish(struct db *db, const char *tenant_id, const char *id,
 	/* A completed object holds exactly its size against the quotas,
 	 * whatever other attempts reserved or released meanwhile. */
 	if (rc == 0 && o.reserved_bytes < size)
-		rc = reserve(db, tenant_id, o.workspace_id, size - o.reserved_bytes);
+		rc = quota_reserve(db, tenant_id, o.workspace_id, size - o.reserved_bytes);
 	if (rc == 0 && o.reserved_bytes > size)
-		rc = release(db, tenant_id, o.workspace_id, o.reserved_bytes - size);
+		rc = quota_release(db, tenant_id, o.workspace_id, o.reserved_bytes - size);
 	if (rc == 0) {
 		rc = 500;
 		if ((st = db_prep(db, sql)) != NULL) {
@@ -491,7 +521,7 @@ object_upload_finish(struct db *db, const char *tenant_id, const char *id,
 			/* The webhook is queued in the same transaction: a
 			 * completed upload never loses its event. */
 			if (sqlite3_step(st) == SQLITE_DONE &&
-			    count_files(db, tenant_id, o.workspace_id, 1) == 0 &&
+			    object_counts(db, tenant_id, o.workspace_id, 1, size) == 0 &&
 			    (o.webhook_url == NULL ||
 			    webhook_enqueue(db, "file.uploaded", tenant_id, id) == 0) &&
 			    db_commit(db) == 0)
@@ -534,7 +564,7 @@ object_upload_release(struct db *db, const char *tenant_id, const char *id,
 	sqlite3_bind_int64(st, 3, bytes);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE || release(db, tenant_id, o.workspace_id, bytes) != 0 ||
+	if (rc != SQLITE_DONE || quota_release(db, tenant_id, o.workspace_id, bytes) != 0 ||
 	    db_commit(db) != 0)
 		goto fail;
 	rc = 0;
@@ -575,8 +605,8 @@ object_delete(struct db *db, const char *tenant_id, const char *id)
 	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, now_unix_ms());
 	if (sqlite3_step(st) == SQLITE_DONE &&
-	    release(db, tenant_id, o.workspace_id, o.reserved_bytes) == 0 &&
-	    count_files(db, tenant_id, o.workspace_id, -1) == 0 &&
+	    quota_release(db, tenant_id, o.workspace_id, o.reserved_bytes) == 0 &&
+	    object_counts(db, tenant_id, o.workspace_id, -1, -o.size_bytes) == 0 &&
 	    db_commit(db) == 0)
 		rc = 0;
 	sqlite3_reset(st);
@@ -645,7 +675,7 @@ object_list(struct db *db, struct arena *a, const char *tenant_id,
 				continue;
 			}
 			struct object o;
-			row_object(a, st, &o);
+			object_row(a, st, &o);
 			if (fn(arg, &o) != 0)
 				break;
 		}
@@ -695,7 +725,7 @@ object_expire_uploads(struct db *db, int limit)
 		sqlite3_bind_int64(st, 2, now_unix_ms());
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
-		if (rc != SQLITE_DONE || release(db, list[i].tenant, list[i].ws, list[i].bytes) != 0 ||
+		if (rc != SQLITE_DONE || quota_release(db, list[i].tenant, list[i].ws, list[i].bytes) != 0 ||
 		    (list[i].hook && webhook_enqueue(db, "file.failed", list[i].tenant, list[i].id) != 0))
 			goto fail;
 	}

@@ -658,3 +658,53 @@ fail:
 	db_rollback(db);
 	return 500;
 }
+
+int
+tenant_account(struct db *db, struct arena *a, const char *tenant_id,
+    struct account *out)
+{
+	static const char sql[] =
+	    "SELECT display_name, email, plan, status, file_count, stored_bytes"
+	    " FROM tenants WHERE id = ?1";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = db_prep(db, sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->display_name = col_text(a, st, 0);
+		out->email = col_text(a, st, 1);
+		out->plan = col_text(a, st, 2);
+		out->status = col_text(a, st, 3);
+		out->file_count = sqlite3_column_int64(st, 4);
+		out->stored_bytes = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 404 : 500;
+}
+
+int
+tenant_account_update(struct db *db, const char *tenant_id,
+    const char *display_name, const char *email)
+{
+	static const char sql[] =
+	    "UPDATE tenants SET display_name = coalesce(?2, display_name),"
+	    " email = coalesce(?3, email) WHERE id = ?1";
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = db_prep(db, sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+	if (display_name)
+		sqlite3_bind_text(st, 2, display_name, -1, SQLITE_STATIC);
+	if (email)
+		sqlite3_bind_text(st, 3, email, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return 500;
+	return sqlite3_changes(db_handle(db)) ? 0 : 404;
+}

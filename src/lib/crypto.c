@@ -208,3 +208,64 @@ masterkey_derive(const unsigned char master[CB_KEYLEN], const char *label,
 {
 	hmac_sha256(master, CB_KEYLEN, label, strlen(label), out);
 }
+
+/* ---- passwords ------------------------------------------------------- */
+
+#define PW_N    16384UL
+#define PW_P    1UL
+#define PW_SALT 16
+#define PW_LEN  32
+
+static int
+scrypt(const char *pass, const unsigned char *salt, size_t saltlen,
+    unsigned long n, unsigned long p, unsigned char out[PW_LEN])
+{
+	return gcry_kdf_derive(pass, strlen(pass), GCRY_KDF_SCRYPT, (int)n, salt,
+	    saltlen, p, PW_LEN, out) == 0 ? 0 : -1;
+}
+
+int
+password_hash(const char *pass, char out[CB_PWHASH_MAX])
+{
+	unsigned char salt[PW_SALT], key[PW_LEN];
+	char shex[2 * PW_SALT + 1], khex[2 * PW_LEN + 1];
+
+	crypto_random(salt, sizeof salt);
+	if (scrypt(pass, salt, sizeof salt, PW_N, PW_P, key) != 0)
+		return -1;
+	hex_encode(shex, salt, sizeof salt);
+	hex_encode(khex, key, sizeof key);
+	snprintf(out, CB_PWHASH_MAX, "scrypt$%lu$%lu$%s$%s", PW_N, PW_P, shex, khex);
+	memset(key, 0, sizeof key);
+	return 0;
+}
+
+int
+password_verify(const char *stored, const char *pass)
+{
+	unsigned char salt[PW_SALT], want[PW_LEN], got[PW_LEN];
+	unsigned long n, p;
+	char *end;
+	const char *s;
+	int ok;
+
+	if (stored == NULL || pass == NULL || strncmp(stored, "scrypt$", 7) != 0)
+		return 0;
+	s = stored + 7;
+	n = strtoul(s, &end, 10);
+	if (*end != '$' || n < 1024 || n > 1048576 || (n & (n - 1)) != 0)
+		return 0;
+	p = strtoul(end + 1, &end, 10);
+	if (*end != '$' || p < 1 || p > 16)
+		return 0;
+	s = end + 1;
+	if (strlen(s) != 2 * PW_SALT + 1 + 2 * PW_LEN || s[2 * PW_SALT] != '$' ||
+	    hex_decode(salt, PW_SALT, s, 2 * PW_SALT) != 0 ||
+	    hex_decode(want, PW_LEN, s + 2 * PW_SALT + 1, 2 * PW_LEN) != 0)
+		return 0;
+	if (scrypt(pass, salt, sizeof salt, n, p, got) != 0)
+		return 0;
+	ok = ct_equal(got, want, PW_LEN);
+	memset(got, 0, sizeof got);
+	return ok;
+}

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "cubby/crypto.h"
 #include "cubby/uuid.h"
@@ -30,4 +31,27 @@ uuid_valid(const char *s)
 		    !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return s[sizeof shape - 1] == '\0';
+}
+
+void
+uuid_compact(const char *uuid, char out[33])
+{
+	size_t k = 0;
+
+	for (size_t i = 0; uuid[i] && k < 32; i++)
+		if (uuid[i] != '-')
+			out[k++] = uuid[i];
+	out[k] = '\0';
+}
+
+int
+uuid_from_prefixed(const char *s, const char *prefix, char out[37])
+{
+	size_t pl = strlen(prefix);
+
+	if (strncmp(s, prefix, pl) != 0 || strlen(s + pl) != 32)
+		return -1;
+	s += pl;
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", s, s + 8, s + 12, s + 16, s + 20);
+	return uuid_valid(out) ? 0 : -1;
 }

@@ -69,6 +69,16 @@ render_error(struct cb_req *r)
 		json_object_object_add(root, "data", NULL);
 		json_object_object_add(e, "code", json_object_new_string(code));
 		json_object_object_add(e, "message", json_object_new_string(msg));
+		if (r->err.nfields > 0) {
+			struct json_object *fs = json_object_new_array();
+			for (size_t i = 0; i < r->err.nfields; i++) {
+				struct json_object *f = json_object_new_object();
+				json_object_object_add(f, "field", json_object_new_string(r->err.fields[i]));
+				json_object_object_add(f, "message", json_object_new_string(r->err.field_msgs[i]));
+				json_object_array_add(fs, f);
+			}
+			json_object_object_add(e, "fields", fs);
+		}
 		json_object_object_add(root, "error", e);
 		break;
 	}

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #endif
 
+#include "cubby/asset.h"
 #include "cubby/config.h"
 #include "cubby/db.h"
 #include "cubby/kv.h"
@@ -66,6 +67,8 @@ jobs_main(const struct cb_config *cfg, int slot)
 		if (ctx_db(&ctx) != NULL && ctx.have_master &&
 		    webhook_run_due(ctx.db, cfg, ctx.master, 20) < 0)
 			log_warn("jobs: webhooks: %s", db_errmsg(ctx.db));
+		if (ctx.db != NULL && asset_process_due(ctx.db, cfg, 20) < 0)
+			log_warn("jobs: asset processing: %s", db_errmsg(ctx.db));
 		if (ctx.db != NULL && ++ticks % SWEEP_EVERY == 0) {
 			/* Expired KV keys are invisible already; this frees them. */
 			int n;
@@ -78,6 +81,11 @@ jobs_main(const struct cb_config *cfg, int slot)
 				;
 			if (n < 0)
 				log_warn("jobs: upload expiry failed: %s", db_errmsg(ctx.db));
+			/* Parts of failed, aborted and deleted uploads. */
+			while ((n = asset_sweep_parts(ctx.db, cfg, 100)) == 100)
+				;
+			if (n < 0)
+				log_warn("jobs: parts sweep failed: %s", db_errmsg(ctx.db));
 		}
 	}
 	db_close(ctx.db);

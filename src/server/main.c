@@ -14,6 +14,7 @@
 #include "cubby/db.h"
 #include "cubby/log.h"
 #include "cubby/metrics.h"
+#include "cubby/ratelimit.h"
 #include "cubby/pool.h"
 #include "cubby/router.h"
 #include "cubby/util.h"
@@ -125,8 +126,8 @@ main(int argc, char **argv)
 	}
 	if (check_database(&cfg) != 0)
 		return 1;
-	if (metrics_init(cb_nroutes) != 0) {
-		log_err("cannot map the shared metrics region");
+	if (metrics_init(cb_nroutes) != 0 || ratelimit_init() != 0) {
+		log_err("cannot map the shared metrics and rate-limit regions");
 		return 1;
 	}
 	rc = pool_run(&cfg, config_path, fd);

@@ -209,6 +209,47 @@ req_fail(struct cb_req *r, int status, const char *code, const char *fmt, ...)
 	return -1;
 }
 
+int
+req_field_error(struct cb_req *r, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (r->err.status == 0) {
+		r->err.status = 400;
+		r->err.code = "validation_error";
+		r->err.message = arena_strdup(r->a, msg);
+	}
+	if (r->err.status == 400 && r->err.nfields < CB_MAX_FIELDS) {
+		r->err.fields[r->err.nfields] = arena_strdup(r->a, field);
+		r->err.field_msgs[r->err.nfields++] = arena_strdup(r->a, msg);
+	}
+	return -1;
+}
+
+const char *
+req_origin(struct cb_req *r)
+{
+	const char *host = req_header(r, "Host"), *https = req_env(r, "HTTPS");
+	const char *scheme = req_env(r, "REQUEST_SCHEME"), *port;
+
+	if (scheme == NULL || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
+		scheme = https && (strcmp(https, "on") == 0 || strcmp(https, "1") == 0) ? "https" : "http";
+	if (host == NULL || *host == '\0' || strlen(host) > 255 ||
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != strlen(host))
+		host = "localhost";
+	/* Some fronts pass the host without its port (Debian's nginx sets
+	 * HTTP_HOST to $host): add the port the request came in on. */
+	if (strchr(host, ':') == NULL && (port = req_env(r, "SERVER_PORT")) != NULL &&
+	    strspn(port, "0123456789") == strlen(port) && *port && strlen(port) <= 5 &&
+	    strcmp(port, strcmp(scheme, "https") == 0 ? "443" : "80") != 0)
+		return arena_printf(r->a, "%s://%s:%s%s", scheme, host, port, r->ctx->cfg->base_path);
+	return arena_printf(r->a, "%s://%s%s", scheme, host, r->ctx->cfg->base_path);
+}
+
 void
 resp_header(struct cb_req *r, const char *name, const char *value)
 {

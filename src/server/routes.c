@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "cubby/api.h"
+#include "cubby/asset.h"
 #include "cubby/kv.h"
 #include "cubby/object.h"
 #include "cubby/router.h"
@@ -34,6 +35,36 @@ const struct route cb_routes[] = {
 	{ "GET",    "/api/v1/workspaces/{workspaceId}",                file_workspace_get,        AUTH_TENANT, SCOPE_READ,  BODY_NONE, DIALECT_FILE },
 	{ "PATCH",  "/api/v1/workspaces/{workspaceId}",                file_workspace_update,     AUTH_TENANT, SCOPE_WRITE, 131072,    DIALECT_FILE },
 	{ "DELETE", "/api/v1/workspaces/{workspaceId}",                file_workspace_delete,     AUTH_TENANT, SCOPE_WRITE, BODY_NONE, DIALECT_FILE },
+
+	/* asset API (shared/seeds/asset-api.txt) */
+	{ "POST",   "/v1/assets",                          asset_api_create,     AUTH_TENANT, SCOPE_WRITE, 65536,          DIALECT_ASSET },
+	{ "GET",    "/v1/assets",                          asset_api_list,       AUTH_TENANT, SCOPE_READ,  BODY_NONE,      DIALECT_ASSET },
+	{ "GET",    "/v1/assets/{assetId}",                asset_api_get,        AUTH_TENANT, SCOPE_READ,  BODY_NONE,      DIALECT_ASSET },
+	{ "PATCH",  "/v1/assets/{assetId}",                asset_api_patch,      AUTH_TENANT, SCOPE_WRITE, 65536,          DIALECT_ASSET },
+	{ "DELETE", "/v1/assets/{assetId}",                asset_api_delete,     AUTH_TENANT, SCOPE_WRITE, BODY_NONE,      DIALECT_ASSET },
+	{ "GET",    "/v1/assets/{assetId}/url",            asset_api_url,        AUTH_TENANT, SCOPE_READ,  BODY_NONE,      DIALECT_ASSET },
+	{ "POST",   "/v1/assets/{assetId}/parts",          asset_api_parts,      AUTH_TENANT, SCOPE_WRITE, 4096,           DIALECT_ASSET },
+	{ "POST",   "/v1/assets/{assetId}/complete",       asset_api_complete,   AUTH_TENANT, SCOPE_WRITE, 1048576,        DIALECT_ASSET },
+	{ "POST",   "/v1/assets/{assetId}/abort",          asset_api_abort,      AUTH_TENANT, SCOPE_WRITE, 4096,           DIALECT_ASSET },
+	{ "POST",   "/v1/assets/{assetId}/reprocess",      asset_api_reprocess,  AUTH_TENANT, SCOPE_WRITE, 4096,           DIALECT_ASSET },
+	{ "GET",    "/v1/assets/{assetId}/spaces",         asset_api_spaces,     AUTH_TENANT, SCOPE_READ,  BODY_NONE,      DIALECT_ASSET },
+	{ "PUT",    "/v1/uploads/{assetId}/parts/{partNumber}", asset_api_part_put, AUTH_NONE, SCOPE_NONE, ASSET_PART_MAX, DIALECT_ASSET },
+	{ "POST",   "/v1/spaces",                          space_api_create,     AUTH_TENANT, SCOPE_ADMIN, 65536,          DIALECT_ASSET },
+	{ "GET",    "/v1/spaces",                          space_api_list,       AUTH_TENANT, SCOPE_READ,  BODY_NONE,      DIALECT_ASSET },
+	{ "GET",    "/v1/spaces/{spaceId}",                space_api_get,        AUTH_TENANT, SCOPE_READ,  BODY_NONE,      DIALECT_ASSET },
+	{ "PATCH",  "/v1/spaces/{spaceId}",                space_api_update,     AUTH_TENANT, SCOPE_ADMIN, 65536,          DIALECT_ASSET },
+	{ "DELETE", "/v1/spaces/{spaceId}",                space_api_delete,     AUTH_TENANT, SCOPE_ADMIN, BODY_NONE,      DIALECT_ASSET },
+	{ "POST",   "/v1/spaces/{spaceId}/publications",   space_api_publish,    AUTH_TENANT, SCOPE_WRITE, 65536,          DIALECT_ASSET },
+	{ "GET",    "/v1/spaces/{spaceId}/publications",   space_api_publications, AUTH_TENANT, SCOPE_READ, BODY_NONE,     DIALECT_ASSET },
+	{ "DELETE", "/v1/spaces/{spaceId}/publications/{assetId}", space_api_unpublish, AUTH_TENANT, SCOPE_WRITE, BODY_NONE, DIALECT_ASSET },
+	{ "GET",    "/v1/api-keys",                        apikey_api_list,      AUTH_TENANT, SCOPE_READ,  BODY_NONE,      DIALECT_ASSET },
+	{ "POST",   "/v1/api-keys",                        apikey_api_create,    AUTH_TENANT, SCOPE_ADMIN, 4096,           DIALECT_ASSET },
+	{ "DELETE", "/v1/api-keys/{keyId}",                apikey_api_revoke,    AUTH_TENANT, SCOPE_ADMIN, BODY_NONE,      DIALECT_ASSET },
+	{ "GET",    "/v1/account",                         account_api_get,      AUTH_TENANT, SCOPE_READ,  BODY_NONE,      DIALECT_ASSET },
+	{ "PATCH",  "/v1/account",                         account_api_update,   AUTH_TENANT, SCOPE_ADMIN, 4096,           DIALECT_ASSET },
+	{ "GET",    "/v1/usage",                           usage_api_get,        AUTH_TENANT, SCOPE_READ,  BODY_NONE,      DIALECT_ASSET },
+	{ "GET",    "/v1/public/spaces/{shortId}",         public_api_space,     AUTH_NONE,   SCOPE_NONE,  BODY_NONE,      DIALECT_ASSET },
+	{ "POST",   "/v1/public/spaces/{shortId}/access",  public_api_access,    AUTH_NONE,   SCOPE_NONE,  4096,           DIALECT_ASSET },
 
 	/* key-value (shared/seeds/kv-api.txt); AUTH_BUCKET reads min_scope as
 	 * the bucket permission the route needs */

@@ -23,7 +23,7 @@ test('unknown path: 404 in the envelope of the document that owns the prefix', (
   assert.equal(typeof fe.error.message, 'string');
   assert.deepEqual(fe.error.details, {});
 
-  r = await fetch(f.base + '/v1/assets');              // asset API prefix
+  r = await fetch(f.base + '/v1/nope');                // asset API prefix, no such route
   assert.equal(r.status, 404);
   const ae = await r.json();
   assert.equal(ae.data, null);

@@ -127,7 +127,8 @@ test('workspaces: create, list, get, patch, delete', (t) => eachFront(t, stack, 
   assert.equal(r.json.quotaBytes, null);
   assert.deepEqual(r.json.metadata, { region: 'eu' });
   r = await req(f.base, 'GET', '/api/v1/workspaces', { key });
-  assert.deepEqual(r.json.workspaces.map((w) => w.slug), ['marketing', 'sales-2']);
+  // oldest first; two made in the same millisecond may come in either order
+  assert.deepEqual(r.json.workspaces.map((w) => w.slug).sort(), ['marketing', 'sales-2']);
   r = await req(f.base, 'GET', `/api/v1/workspaces/${ws.id}`, { key });
   assert.deepEqual(r.json, ws);
   r = await req(f.base, 'PATCH', `/api/v1/workspaces/${ws.id}`, { key, body: { name: 'Growth', metadata: { a: 1 } } });

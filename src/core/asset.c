@@ -1,0 +1,1019 @@
+/* asset.c - assets: the asset API's rules over objects (see asset.h).
+ * Multipart parts are blobs of their own, one row each in upload_parts;
+ * completion copies them, in order, into one blob while hashing it, then
+ * marks the object completed through the same path as a single PUT. Blob
+ * files are removed only after the transaction that forgets them commits:
+ * a crash leaves an orphan file for `cubbyctl gc`, never a row without
+ * its bytes. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cubby/arena.h"
+#include "cubby/asset.h"
+#include "cubby/blob.h"
+#include "cubby/db.h"
+#include "cubby/log.h"
+#include "cubby/util.h"
+#include "cubby/uuid.h"
+#include "core/object_int.h"
+
+#define PART_LABEL "cubby/part-url/v1"
+
+#define FAIL(st, c, w) do { *code = (c); *why = (w); return (st); } while (0)
+
+/* ---- kinds ----------------------------------------------------------- */
+
+int
+asset_kind_valid(const char *s)
+{
+	return s != NULL && (strcmp(s, "video") == 0 || strcmp(s, "image") == 0 ||
+	    strcmp(s, "audio") == 0 || strcmp(s, "file") == 0);
+}
+
+const char *
+asset_kind_of_type(const char *t)
+{
+	if (t == NULL)
+		return "file";
+	if (strncmp(t, "video/", 6) == 0)
+		return "video";
+	if (strncmp(t, "image/", 6) == 0)
+		return "image";
+	if (strncmp(t, "audio/", 6) == 0)
+		return "audio";
+	return "file";
+}
+
+static int
+at(const unsigned char *p, size_t n, size_t off, const char *magic, size_t len)
+{
+	return n >= off + len && memcmp(p + off, magic, len) == 0;
+}
+
+const char *
+asset_kind_sniff(const unsigned char *p, size_t n)
+{
+	if (at(p, n, 0, "\xff\xd8\xff", 3) || at(p, n, 0, "\x89PNG\r\n\x1a\n", 8) ||
+	    at(p, n, 0, "GIF87a", 6) || at(p, n, 0, "GIF89a", 6) ||
+	    (at(p, n, 0, "RIFF", 4) && at(p, n, 8, "WEBP", 4)) ||
+	    at(p, n, 0, "II*\0", 4) || at(p, n, 0, "MM\0*", 4))
+		return "image";
+	if (at(p, n, 4, "ftyp", 4)) {
+		/* ISO base media: the major brand says which. */
+		if (at(p, n, 8, "avif", 4) || at(p, n, 8, "avis", 4) || at(p, n, 8, "heic", 4) ||
+		    at(p, n, 8, "heix", 4) || at(p, n, 8, "mif1", 4) || at(p, n, 8, "msf1", 4))
+			return "image";
+		if (at(p, n, 8, "M4A ", 4) || at(p, n, 8, "M4B ", 4) || at(p, n, 8, "M4P ", 4))
+			return "audio";
+		return "video";
+	}
+	if (at(p, n, 0, "\x1a\x45\xdf\xa3", 4) ||                  /* Matroska, WebM */
+	    (at(p, n, 0, "RIFF", 4) && at(p, n, 8, "AVI ", 4)) ||
+	    at(p, n, 0, "\x00\x00\x01\xba", 4) || at(p, n, 0, "\x00\x00\x01\xb3", 4) ||
+	    at(p, n, 0, "FLV\x01", 4))
+		return "video";
+	if (at(p, n, 0, "ID3", 3) || at(p, n, 0, "fLaC", 4) || at(p, n, 0, "OggS", 4) ||
+	    (at(p, n, 0, "RIFF", 4) && at(p, n, 8, "WAVE", 4)) ||
+	    at(p, n, 0, "FORM", 4) || at(p, n, 0, "#!AMR", 5) ||
+	    (n >= 2 && p[0] == 0xff && (p[1] & 0xe0) == 0xe0 && (p[1] & 0x06) != 0))
+		return "audio";     /* the last: an MPEG audio frame header */
+	if (n > 0)
+		return "file";
+	return NULL;
+}
+
+const char *
+asset_status(const struct object *o)
+{
+	if (strcmp(o->state, "completed") == 0)
+		return "active";
+	return strcmp(o->state, "failed") == 0 ? "failed" : "pending";
+}
+
+/* The kind a stored blob's first bytes say, or NULL. */
+static const char *
+sniff_blob(const struct cb_config *cfg, const char *key)
+{
+	unsigned char head[64];
+	int64_t size;
+	ssize_t n;
+	int fd;
+
+	if (key == NULL || blob_open(cfg, key, &fd, &size) != 0)
+		return NULL;
+	n = read(fd, head, sizeof head);
+	close(fd);
+	return n < 0 ? NULL : asset_kind_sniff(head, (size_t)n);
+}
+
+/* ---- creating -------------------------------------------------------- */
+
+int
+asset_plan(int64_t size, int multipart, int64_t part_size,
+    int64_t *out_part_size, int64_t *out_part_count, const char **field,
+    const char **why)
+{
+	*field = "size_bytes";
+	if (size < 0) {
+		*why = "size_bytes is required: a whole number of bytes";
+		return 400;
+	}
+	if (size > ASSET_MAX_BYTES) {
+		*why = "size_bytes is at most 5 TiB";
+		return 400;
+	}
+	*out_part_size = *out_part_count = 0;
+	if (!multipart && size <= ASSET_SINGLE_MAX && part_size == 0)
+		return 0;
+	*field = "part_size";
+	if (part_size != 0 && (part_size < ASSET_PART_MIN || part_size > ASSET_PART_MAX)) {
+		*why = "part_size must be 5 MiB to 5 GiB";
+		return 400;
+	}
+	if (part_size == 0) {
+		/* 8 MiB, or the smallest whole MiB that keeps 10,000 parts. */
+		int64_t mib = 1024 * 1024;
+		part_size = (size + ASSET_MAX_PARTS - 1) / ASSET_MAX_PARTS;
+		part_size = (part_size + mib - 1) / mib * mib;
+		if (part_size < ASSET_PART_DEFAULT)
+			part_size = ASSET_PART_DEFAULT;
+	}
+	*out_part_size = part_size;
+	*out_part_count = size == 0 ? 1 : (size + part_size - 1) / part_size;
+	if (*out_part_count > ASSET_MAX_PARTS) {
+		*why = "at most 10,000 parts: choose a larger part_size";
+		return 400;
+	}
+	return 0;
+}
+
+int
+asset_create(struct db *db, struct arena *a, const char *tenant_id,
+    const struct asset_new *n, struct object *out, const char **code,
+    const char **why)
+{
+	unsigned char rnd[16];
+	const char *field;
+	char *hex;
+	int64_t now = now_unix_ms();
+
+	memset(out, 0, sizeof *out);
+	if (asset_plan(n->size, n->multipart, n->part_size, &out->part_size,
+	    &out->part_count, &field, why) != 0) {
+		*code = "validation_error";
+		return 400;
+	}
+	uuid_new(out->id);
+	strlcpy_cb(out->tenant_id, tenant_id, sizeof out->tenant_id);
+	out->name = n->filename;
+	out->content_type = n->content_type ? n->content_type : "application/octet-stream";
+	out->kind = n->kind ? n->kind : asset_kind_of_type(out->content_type);
+	out->labels = n->labels;
+	out->metadata = n->attributes;
+	out->size_bytes = n->size;
+	out->reserved_bytes = n->size;
+	out->state = "pending";
+	out->processing_status = "pending";
+	out->created_at = out->updated_at = now;
+	/* A single PUT has an upload id too, never shown: it is cleared
+	 * when the upload is completed, so a second complete is a no-op. */
+	hex = arena_alloc(a, 33);
+	crypto_random(rnd, sizeof rnd);
+	hex_encode(hex, rnd, sizeof rnd);
+	out->upload_id = hex;
+	out->upload_expires_at = now + (out->part_count > 0 ?
+	    ASSET_MULTIPART_TTL_MS : UPLOAD_URL_TTL_MS);
+	return object_insert_pending(db, out, code, why);
+}
+
+/* ---- parts ----------------------------------------------------------- */
+
+void
+asset_part_sign(const unsigned char master[CB_KEYLEN], const char *id,
+    const char *upload_id, int64_t part, int64_t expires_ms, char hex[65])
+{
+	unsigned char sub[CB_KEYLEN], mac[32];
+	char msg[160];
+
+	snprintf(msg, sizeof msg, "PART\n%s\n%s\n%lld\n%lld", id, upload_id,
+	    (long long)part, (long long)expires_ms);
+	masterkey_derive(master, PART_LABEL, sub);
+	hmac_sha256(sub, sizeof sub, msg, strlen(msg), mac);
+	hex_encode(hex, mac, sizeof mac);
+	memset(sub, 0, sizeof sub);
+}
+
+int
+asset_part_verify(const unsigned char master[CB_KEYLEN], const char *id,
+    const char *upload_id, int64_t part, const char *expires, const char *sig,
+    const char **code)
+{
+	long long exp;
+	char expect[65];
+
+	*code = "invalid_signature";
+	if (expires == NULL || sig == NULL || upload_id == NULL || strlen(upload_id) != 32 ||
+	    parse_ll(expires, 0, INT64_MAX, &exp) != 0 || !uuid_valid(id))
+		return 403;
+	asset_part_sign(master, id, upload_id, part, exp, expect);
+	if (strlen(sig) != 64 || !ct_equal(sig, expect, 64))
+		return 403;
+	if (exp <= now_unix_ms()) {
+		*code = "upload_expired";
+		return 403;
+	}
+	return 0;
+}
+
+static int64_t
+part_length(const struct object *o, int64_t part)
+{
+	if (part < o->part_count)
+		return o->part_size;
+	return o->size_bytes - o->part_size * (o->part_count - 1);
+}
+
+int
+asset_part_begin(struct db *db, struct arena *a, const char *id,
+    const char *upload_id, int64_t part, int64_t length, struct object *out,
+    const char **code, const char **why)
+{
+	static const char owner[] = "SELECT tenant_id FROM objects WHERE id = ?1";
+	sqlite3_stmt *st;
+	char tenant[37] = "";
+	int rc;
+
+	if ((st = db_prep(db, owner)) == NULL)
+		FAIL(500, "internal_error", "lookup failed");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		strlcpy_cb(tenant, (const char *)sqlite3_column_text(st, 0), sizeof tenant);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW || object_load(db, a, tenant, id, 0, out) != 0)
+		FAIL(404, "not_found", "no such upload");
+	if (strcmp(out->state, "pending") != 0 || out->upload_id == NULL ||
+	    strcmp(out->upload_id, upload_id) != 0)
+		FAIL(409, "upload_not_in_progress", "this multipart upload is completed or aborted");
+	if (part < 1 || part > out->part_count)
+		FAIL(400, "validation_error", "part_number is outside the upload");
+	if (length < 0)
+		FAIL(411, "validation_error", "Content-Length is required");
+	if (length != part_length(out, part)) {
+		*code = "validation_error";
+		*why = arena_printf(a, "part %lld must be %lld bytes", (long long)part,
+		    (long long)part_length(out, part));
+		return 400;
+	}
+	return 0;
+}
+
+int
+asset_part_record(struct db *db, const struct object *o, int64_t part,
+    int64_t size, const unsigned char sha[32], const char *blob_key,
+    char old[80])
+{
+	static const char prev[] =
+	    "SELECT blob_key FROM upload_parts WHERE object_id = ?1 AND part_number = ?2";
+	static const char put[] =
+	    "INSERT OR REPLACE INTO upload_parts (object_id, part_number, size_bytes,"
+	    " sha256, blob_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	static const char touch[] =
+	    "UPDATE objects SET upload_expires_at = ?3, updated_at = ?4"
+	    " WHERE id = ?1 AND upload_id = ?2 AND state = 'pending'";
+	sqlite3_stmt *st;
+	int64_t now = now_unix_ms();
+	int rc = 500;
+
+	old[0] = '\0';
+	if (db_begin(db) != 0)
+		return 500;
+	/* Still in progress? (An abort or complete may have won.) */
+	if ((st = db_prep(db, touch)) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, o->upload_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now + ASSET_MULTIPART_TTL_MS);
+	sqlite3_bind_int64(st, 4, now);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		rc = 500;
+		goto out;
+	}
+	if (sqlite3_changes(db_handle(db)) == 0) {
+		rc = 409;
+		goto out;
+	}
+	rc = 500;
+	if ((st = db_prep(db, prev)) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, part);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		strlcpy_cb(old, (const char *)sqlite3_column_text(st, 0), 80);
+	sqlite3_reset(st);
+	if ((st = db_prep(db, put)) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, part);
+	sqlite3_bind_int64(st, 3, size);
+	sqlite3_bind_blob(st, 4, sha, 32, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, blob_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, now);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
+	sqlite3_reset(st);
+	if (rc == 0 && db_commit(db) != 0)
+		rc = 500;
+out:
+	if (rc != 0) {
+		db_rollback(db);
+		old[0] = '\0';
+	}
+	return rc;
+}
+
+struct part_row {
+	int64_t number, size;
+	unsigned char sha[32];
+	char key[80];
+};
+
+/* The stored parts of an upload, in order, into arena memory. -1 on error. */
+static long
+load_parts(struct db *db, struct arena *a, const char *id, struct part_row **out)
+{
+	static const char sql[] =
+	    "SELECT part_number, size_bytes, sha256, blob_key FROM upload_parts"
+	    " WHERE object_id = ?1 ORDER BY part_number";
+	sqlite3_stmt *st = db_prep(db, sql);
+	size_t n = 0, cap = 16;
+	struct part_row *v = arena_alloc(a, cap * sizeof *v);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < ASSET_MAX_PARTS) {
+		if (n == cap) {
+			struct part_row *w = arena_alloc(a, 2 * cap * sizeof *v);
+			memcpy(w, v, cap * sizeof *v);
+			v = w;
+			cap *= 2;
+		}
+		v[n].number = sqlite3_column_int64(st, 0);
+		v[n].size = sqlite3_column_int64(st, 1);
+		memset(v[n].sha, 0, 32);
+		if (sqlite3_column_bytes(st, 2) == 32)
+			memcpy(v[n].sha, sqlite3_column_blob(st, 2), 32);
+		strlcpy_cb(v[n].key, (const char *)sqlite3_column_text(st, 3), sizeof v[n].key);
+		n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return -1;
+	*out = v;
+	return (long)n;
+}
+
+/* Copy the parts, in order, into a new blob: 0, or -1 (logged). */
+static int
+assemble(const struct cb_config *cfg, const struct part_row *p, long n,
+    const char *key, unsigned char sha[32], int64_t *size)
+{
+	struct blob_writer w;
+	size_t bufsz = 1024 * 1024;
+	char *buf = malloc(bufsz);
+	int rc = -1;
+
+	if (buf == NULL)
+		return -1;
+	if (blob_create(cfg, key, &w) != 0) {
+		log_err("asset: assemble %s: %s", key, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	for (long i = 0; i < n; i++) {
+		int64_t psize, left;
+		int fd;
+		if (blob_open(cfg, p[i].key, &fd, &psize) != 0 || psize != p[i].size) {
+			log_err("asset: part %s missing or changed", p[i].key);
+			if (psize >= 0 && fd >= 0)
+				close(fd);
+			goto out;
+		}
+		for (left = psize; left > 0; ) {
+			ssize_t got = read(fd, buf, left < (int64_t)bufsz ? (size_t)left : bufsz);
+			if (got <= 0 || blob_write(&w, buf, (size_t)got) != 0) {
+				log_err("asset: assemble %s: %s", key, got < 0 ? strerror(errno) :
+				    got == 0 ? "short part" : strerror(errno));
+				close(fd);
+				goto out;
+			}
+			left -= got;
+		}
+		close(fd);
+	}
+	*size = w.size;
+	if (blob_commit(&w, sha) != 0) {
+		log_err("asset: assemble %s: commit: %s", key, strerror(errno));
+		free(buf);
+		return -1;
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		blob_abort(&w);
+	free(buf);
+	return rc;
+}
+
+static int
+enqueue_process(struct db *db, const char *tenant_id, const char *id)
+{
+	static const char job[] =
+	    "INSERT INTO jobs (kind, payload, run_at, created_at)"
+	    " VALUES ('asset.process', json_object('tenantId', ?1, 'objectId', ?2), ?3, ?3)";
+	static const char mark[] =
+	    "UPDATE objects SET processing_status = 'pending', updated_at = ?3"
+	    " WHERE id = ?1 AND tenant_id = ?2";
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		if ((st = db_prep(db, i ? mark : job)) == NULL)
+			return 500;
+		sqlite3_bind_text(st, i ? 2 : 1, tenant_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, i ? 1 : 2, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now_unix_ms());
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
+		sqlite3_reset(st);
+	}
+	return rc;
+}
+
+/* After completion: the kind the bytes say, and processing queued. */
+static int
+settle(struct db *db, const struct cb_config *cfg, const char *tenant_id,
+    const char *id, const char *blob_key)
+{
+	static const char set_kind[] =
+	    "UPDATE objects SET kind = ?3, upload_id = NULL WHERE id = ?1 AND tenant_id = ?2";
+	const char *kind = sniff_blob(cfg, blob_key);
+	sqlite3_stmt *st;
+	int rc;
+
+	if (db_begin(db) != 0 || (st = db_prep(db, set_kind)) == NULL) {
+		db_rollback(db);
+		return 500;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+	if (kind)
+		sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_text(st, 3, "file", -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
+	sqlite3_reset(st);
+	if (rc == 0)
+		rc = enqueue_process(db, tenant_id, id);
+	if (rc == 0 && db_commit(db) != 0)
+		rc = 500;
+	if (rc != 0)
+		db_rollback(db);
+	return rc;
+}
+
+static int
+drop_parts_rows(struct db *db, const char *id)
+{
+	static const char sql[] = "DELETE FROM upload_parts WHERE object_id = ?1";
+	sqlite3_stmt *st = db_prep(db, sql);
+	int rc;
+
+	if (st == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
+	sqlite3_reset(st);
+	return rc;
+}
+
+int
+asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
+    const char *tenant_id, const char *id, const char *upload_id,
+    const struct part_ref *parts, size_t nparts, struct object *out,
+    const char **code, const char **why)
+{
+	struct part_row *p = NULL;
+	unsigned char sha[32], rnd[8];
+	char key[64], rhex[17];
+	int64_t size = 0;
+	long n;
+	int rc;
+
+	if ((rc = object_load(db, a, tenant_id, id, 0, out)) != 0)
+		FAIL(rc, rc == 404 ? "not_found" : "internal_error", "Asset not found");
+	if (out->part_count == 0) {
+		/* Single PUT: the bytes arrived, or they did not. */
+		if (upload_id != NULL)
+			FAIL(400, "validation_error", "this asset is a single PUT upload: no upload_id");
+		if (strcmp(out->state, "failed") == 0)
+			FAIL(409, "upload_failed", "the upload expired before its bytes arrived");
+		if (strcmp(out->state, "pending") == 0)
+			FAIL(409, "upload_incomplete", "the upload's PUT has not arrived yet");
+		if (out->upload_id == NULL)
+			return 0;   /* completed already: nothing more to do */
+		rc = settle(db, cfg, tenant_id, id, out->blob_key);
+		if (rc == 0)
+			rc = object_load(db, a, tenant_id, id, 0, out);
+		return rc ? (*code = "internal_error", *why = "could not finish the upload", 500) : 0;
+	}
+	if (upload_id == NULL)
+		FAIL(400, "validation_error", "upload_id is required for a multipart upload");
+	if (strcmp(out->state, "completed") == 0 && out->upload_id == NULL)
+		FAIL(409, "upload_already_completed", "this upload is completed");
+	if (strcmp(out->state, "pending") != 0 || out->upload_id == NULL ||
+	    strcmp(out->upload_id, upload_id) != 0)
+		FAIL(409, "upload_not_in_progress", "this multipart upload is completed or aborted");
+	if ((n = load_parts(db, a, id, &p)) < 0)
+		FAIL(500, "internal_error", "could not read the parts");
+	for (int64_t i = 1, j = 0; i <= out->part_count; i++) {
+		if (j >= n || p[j].number != i) {
+			*code = "incomplete_upload";
+			*why = arena_printf(a, "part %lld has not been uploaded", (long long)i);
+			return 400;
+		}
+		if (p[j].size != part_length(out, i)) {
+			*code = "incomplete_upload";
+			*why = arena_printf(a, "part %lld has the wrong size", (long long)i);
+			return 400;
+		}
+		j++;
+	}
+	if (nparts > 0) {
+		if ((int64_t)nparts != out->part_count)
+			FAIL(400, "validation_error", "parts must list every part of the upload once");
+		for (size_t i = 0; i < nparts; i++) {
+			char hex[65];
+			int64_t k = parts[i].number;
+			if (k != (int64_t)i + 1)
+				FAIL(400, "validation_error", "parts must list part numbers 1..n in order");
+			hex_encode(hex, p[i].sha, 32);
+			if (parts[i].etag != NULL) {
+				const char *e = parts[i].etag;
+				size_t el = strlen(e);
+				if (el == 66 && e[0] == '"' && e[65] == '"') {
+					e++;
+					el -= 2;
+				}
+				if (el != 64 || !ct_equal(e, hex, 64)) {
+					*code = "part_mismatch";
+					*why = arena_printf(a, "part %lld: the etag does not match the stored part",
+					    (long long)k);
+					return 400;
+				}
+			}
+		}
+	}
+	crypto_random(rnd, sizeof rnd);
+	hex_encode(rhex, rnd, sizeof rnd);
+	snprintf(key, sizeof key, "%s-%s", id, rhex);
+	if (assemble(cfg, p, n, key, sha, &size) != 0)
+		FAIL(500, "internal_error", "could not assemble the parts");
+	if (size != out->size_bytes) {
+		blob_remove(cfg, key);
+		FAIL(500, "internal_error", "the assembled size differs from the declared size");
+	}
+	rc = object_upload_finish(db, tenant_id, id, size, sha, key);
+	if (rc != 0) {
+		blob_remove(cfg, key);
+		if (rc == 409)
+			FAIL(409, "upload_not_in_progress", "another request completed or aborted this upload");
+		if (rc == 403)
+			FAIL(403, "quota_exceeded", "the upload would exceed the storage quota");
+		FAIL(500, "internal_error", "could not record the upload");
+	}
+	/* The object is complete: its parts are no longer needed. */
+	if (db_begin(db) == 0 && drop_parts_rows(db, id) == 0 && db_commit(db) == 0) {
+		for (long i = 0; i < n; i++)
+			blob_remove(cfg, p[i].key);
+	} else {
+		db_rollback(db);    /* the parts sweep removes them later */
+	}
+	rc = settle(db, cfg, tenant_id, id, key);
+	if (rc == 0)
+		rc = object_load(db, a, tenant_id, id, 0, out);
+	return rc ? (*code = "internal_error", *why = "could not finish the upload", 500) : 0;
+}
+
+/* Remove the parts of an object (rows, then blobs). */
+static int
+remove_parts(struct db *db, const struct cb_config *cfg, struct arena *a,
+    const char *id)
+{
+	struct part_row *p;
+	long n;
+
+	if (db_begin(db) != 0)
+		return 500;
+	if ((n = load_parts(db, a, id, &p)) < 0 || drop_parts_rows(db, id) != 0 ||
+	    db_commit(db) != 0) {
+		db_rollback(db);
+		return 500;
+	}
+	for (long i = 0; i < n; i++)
+		blob_remove(cfg, p[i].key);
+	return 0;
+}
+
+int
+asset_abort(struct db *db, const struct cb_config *cfg, const char *tenant_id,
+    const char *id, const char *upload_id, const char **code, const char **why)
+{
+	static const char fail_sql[] =
+	    "UPDATE objects SET state = 'failed', processing_status = 'failed',"
+	    " reserved_bytes = 0, updated_at = ?3"
+	    " WHERE id = ?1 AND tenant_id = ?2 AND state = 'pending'";
+	struct arena a;
+	struct object o;
+	sqlite3_stmt *st;
+	int rc;
+
+	arena_init(&a, 4096);
+	rc = object_load(db, &a, tenant_id, id, 0, &o);
+	if (rc != 0) {
+		arena_free(&a);
+		FAIL(rc, rc == 404 ? "not_found" : "internal_error", "Asset not found");
+	}
+	if (o.part_count == 0 || upload_id == NULL || o.upload_id == NULL ||
+	    strcmp(o.upload_id, upload_id) != 0) {
+		arena_free(&a);
+		if (o.part_count == 0)
+			FAIL(400, "validation_error", "this asset is not a multipart upload");
+		FAIL(404, "not_found", "no such multipart upload for this asset");
+	}
+	if (strcmp(o.state, "completed") == 0) {
+		arena_free(&a);
+		FAIL(409, "upload_already_completed", "this upload is completed");
+	}
+	if (strcmp(o.state, "pending") == 0) {
+		if (db_begin(db) != 0 || (st = db_prep(db, fail_sql)) == NULL) {
+			db_rollback(db);
+			arena_free(&a);
+			FAIL(500, "internal_error", "database busy");
+		}
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, now_unix_ms());
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
+		sqlite3_reset(st);
+		if (rc == 0 && sqlite3_changes(db_handle(db)) == 1)
+			rc = quota_release(db, tenant_id, o.workspace_id, o.reserved_bytes);
+		if (rc == 0 && db_commit(db) != 0)
+			rc = 500;
+		if (rc != 0) {
+			db_rollback(db);
+			arena_free(&a);
+			FAIL(500, "internal_error", "could not abort the upload");
+		}
+	}
+	rc = remove_parts(db, cfg, &a, id);
+	arena_free(&a);
+	if (rc != 0)
+		log_warn("asset: abort %s: parts left for the sweep", id);
+	return 0;
+}
+
+/* ---- updating, deleting, listing -------------------------------------- */
+
+int
+asset_update(struct db *db, struct arena *a, const char *tenant_id,
+    const char *id, const char *filename, const char *labels,
+    const char *attributes, struct object *out)
+{
+	static const char sql[] =
+	    "UPDATE objects SET name = coalesce(?3, name), labels = coalesce(?4, labels),"
+	    " metadata = coalesce(?5, metadata), updated_at = ?6"
+	    " WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL";
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!uuid_valid(id))
+		return 404;
+	if ((st = db_prep(db, sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+	if (filename)
+		sqlite3_bind_text(st, 3, filename, -1, SQLITE_STATIC);
+	if (labels)
+		sqlite3_bind_text(st, 4, labels, -1, SQLITE_STATIC);
+	if (attributes)
+		sqlite3_bind_text(st, 5, attributes, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, now_unix_ms());
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return 500;
+	if (sqlite3_changes(db_handle(db)) == 0)
+		return 404;
+	return object_load(db, a, tenant_id, id, 0, out);
+}
+
+int
+asset_purge(struct db *db, const struct cb_config *cfg, const char *tenant_id,
+    const char *id)
+{
+	static const char tomb[] =
+	    "UPDATE objects SET deleted_at = coalesce(deleted_at, ?3), name = '',"
+	    " labels = NULL, tags = NULL, metadata = NULL, context = NULL,"
+	    " blob_key = NULL, thumb_key = NULL, preview_key = NULL, sha256 = NULL,"
+	    " reserved_bytes = 0, upload_id = NULL, webhook_url = NULL,"
+	    " state = CASE state WHEN 'pending' THEN 'failed' ELSE state END"
+	    " WHERE id = ?1 AND tenant_id = ?2";
+	static const char unpublish[] = "DELETE FROM publications WHERE object_id = ?1";
+	struct arena a;
+	struct object o;
+	struct part_row *p = NULL;
+	sqlite3_stmt *st;
+	long n = 0;
+	int rc, live;
+
+	arena_init(&a, 4096);
+	if (db_begin(db) != 0) {
+		arena_free(&a);
+		return 500;
+	}
+	if ((rc = object_load(db, &a, tenant_id, id, 1, &o)) != 0)
+		goto done;
+	live = o.deleted_at == 0;
+	rc = 500;
+	if ((n = load_parts(db, &a, id, &p)) < 0 || drop_parts_rows(db, id) != 0)
+		goto done;
+	for (int i = 0; i < 2; i++) {
+		if ((st = db_prep(db, i ? unpublish : tomb)) == NULL)
+			goto done;
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		if (!i) {
+			sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, now_unix_ms());
+		}
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
+		sqlite3_reset(st);
+		if (rc != 0)
+			goto done;
+	}
+	/* A live object gives back what it held; a soft-deleted one (the file
+	 * API's DELETE) did already. */
+	if (live && o.reserved_bytes > 0)
+		rc = quota_release(db, tenant_id, o.workspace_id, o.reserved_bytes);
+	if (rc == 0 && live && strcmp(o.state, "completed") == 0)
+		rc = object_counts(db, tenant_id, o.workspace_id, -1, -o.size_bytes);
+	if (rc == 0 && db_commit(db) != 0)
+		rc = 500;
+done:
+	if (rc != 0) {
+		db_rollback(db);
+	} else {
+		const char *keys[] = { o.blob_key, o.thumb_key, o.preview_key };
+		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+			if (keys[i] != NULL && *keys[i])
+				blob_remove(cfg, keys[i]);
+		for (long i = 0; i < n; i++)
+			blob_remove(cfg, p[i].key);
+	}
+	arena_free(&a);
+	return rc;
+}
+
+/* The FTS5 phrase for a search term: "term" with quotes doubled. */
+static char *
+fts_phrase(struct arena *a, const char *s)
+{
+	size_t n = strlen(s), k = 0;
+	char *q = arena_alloc(a, 2 * n + 3);
+
+	q[k++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"')
+			q[k++] = '"';
+		q[k++] = s[i];
+	}
+	q[k++] = '"';
+	q[k] = '\0';
+	return q;
+}
+
+static size_t
+utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+int
+asset_list(struct db *db, struct arena *a, const char *tenant_id,
+    const struct asset_filter *f,
+    int (*fn)(void *arg, const struct object *o), void *arg)
+{
+#define A_FILTERS \
+	" AND (?2 IS NULL OR o.state = ?2) AND (?3 IS NULL OR o.kind = ?3)" \
+	" AND (?4 IS NULL OR o.updated_at > ?4)"
+#define A_LIKE \
+	" AND (?5 IS NULL OR instr(lower(o.name || ' ' || coalesce(o.labels, '')), lower(?5)) > 0)"
+	/* Without a search, or with one too short for the trigram index: walk
+	 * objects_all newest first. With one: the index says which objects
+	 * match, and only those are sorted. */
+	static const char first[] =
+	    "SELECT " OBJ_COLS_O " FROM objects o"
+	    " WHERE o.tenant_id = ?1 AND o.deleted_at IS NULL" A_FILTERS A_LIKE
+	    " ORDER BY o.created_at DESC, o.id DESC LIMIT ?8";
+	static const char next[] =
+	    "SELECT " OBJ_COLS_O " FROM objects o"
+	    " WHERE o.tenant_id = ?1 AND o.deleted_at IS NULL" A_FILTERS A_LIKE
+	    " AND (o.created_at, o.id) < (?6, ?7)"
+	    " ORDER BY o.created_at DESC, o.id DESC LIMIT ?8";
+	static const char fts[] =
+	    "SELECT " OBJ_COLS_O " FROM asset_search s"
+	    " CROSS JOIN asset_search_ids m ON m.n = s.rowid"
+	    " CROSS JOIN objects o ON o.id = m.object_id"
+	    " WHERE asset_search MATCH ?9 AND o.tenant_id = ?1 AND o.deleted_at IS NULL"
+	    A_FILTERS A_LIKE
+	    " AND (?6 IS NULL OR (o.created_at, o.id) < (?6, ?7))"
+	    " ORDER BY o.created_at DESC, o.id DESC LIMIT ?8";
+	const char *sql, *phrase = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (f->none)
+		return 0;
+	if (f->search != NULL && utf8_chars(f->search) >= 3) {
+		sql = fts;
+		phrase = fts_phrase(a, f->search);
+	} else {
+		sql = f->has_cursor ? next : first;
+	}
+	if ((st = db_prep(db, sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+	if (f->state)
+		sqlite3_bind_text(st, 2, f->state, -1, SQLITE_STATIC);
+	if (f->kind)
+		sqlite3_bind_text(st, 3, f->kind, -1, SQLITE_STATIC);
+	if (f->modified_after >= 0)
+		sqlite3_bind_int64(st, 4, f->modified_after);
+	if (f->search)
+		sqlite3_bind_text(st, 5, f->search, -1, SQLITE_STATIC);
+	if (f->has_cursor) {
+		sqlite3_bind_int64(st, 6, f->cursor_created);
+		sqlite3_bind_text(st, 7, f->cursor_id, -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(st, 8, f->limit);
+	if (phrase)
+		sqlite3_bind_text(st, 9, phrase, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct object o;
+		object_row(a, st, &o);
+		if (fn(arg, &o) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : 500;
+#undef A_FILTERS
+#undef A_LIKE
+}
+
+int
+asset_reprocess(struct db *db, const char *tenant_id, const char *id)
+{
+	struct arena a;
+	struct object o;
+	int rc;
+
+	arena_init(&a, 2048);
+	if (db_begin(db) != 0) {
+		arena_free(&a);
+		return 500;
+	}
+	rc = object_load(db, &a, tenant_id, id, 0, &o);
+	if (rc == 0 && strcmp(o.state, "completed") != 0)
+		rc = 409;
+	if (rc == 0)
+		rc = enqueue_process(db, tenant_id, id);
+	if (rc == 0 && db_commit(db) != 0)
+		rc = 500;
+	if (rc != 0)
+		db_rollback(db);
+	arena_free(&a);
+	return rc;
+}
+
+/* ---- jobs ------------------------------------------------------------ */
+
+int
+asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
+{
+	static const char pick[] =
+	    "SELECT j.id, o.id, o.tenant_id, o.blob_key FROM jobs j"
+	    " LEFT JOIN objects o ON o.id = json_extract(j.payload, '$.objectId')"
+	    "  AND o.tenant_id = json_extract(j.payload, '$.tenantId')"
+	    "  AND o.deleted_at IS NULL AND o.state = 'completed'"
+	    " WHERE j.kind = 'asset.process' AND j.state = 'queued' AND j.run_at <= ?1"
+	    " ORDER BY j.run_at LIMIT 1";
+	static const char done[] = "UPDATE jobs SET state = 'done', attempts = attempts + 1 WHERE id = ?1";
+	static const char mark[] =
+	    "UPDATE objects SET kind = coalesce(?3, kind), processing_status = 'completed',"
+	    " updated_at = ?4 WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL";
+	int ran = 0;
+
+	while (ran < limit) {
+		sqlite3_stmt *st = db_prep(db, pick);
+		char oid[37] = "", tid[37] = "", key[80] = "";
+		const char *kind = NULL;
+		int64_t jid;
+		int rc;
+
+		if (st == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, now_unix_ms());
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(st);
+			return rc == SQLITE_DONE ? ran : -1;
+		}
+		jid = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+			strlcpy_cb(oid, (const char *)sqlite3_column_text(st, 1), sizeof oid);
+			strlcpy_cb(tid, (const char *)sqlite3_column_text(st, 2), sizeof tid);
+			if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+				strlcpy_cb(key, (const char *)sqlite3_column_text(st, 3), sizeof key);
+		}
+		sqlite3_reset(st);
+		/* What processing exists today: the kind, read from the bytes.
+		 * (Thumbnails and previews join here.) */
+		if (*key)
+			kind = sniff_blob(cfg, key);
+		if (db_begin(db) != 0)
+			return -1;
+		rc = 0;
+		if (*oid && (st = db_prep(db, mark)) != NULL) {
+			sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, tid, -1, SQLITE_STATIC);
+			if (kind)
+				sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 4, now_unix_ms());
+			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+			sqlite3_reset(st);
+		}
+		if (rc == 0 && (st = db_prep(db, done)) != NULL) {
+			sqlite3_bind_int64(st, 1, jid);
+			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+			sqlite3_reset(st);
+		}
+		if (rc != 0 || db_commit(db) != 0) {
+			db_rollback(db);
+			return -1;
+		}
+		ran++;
+	}
+	return ran;
+}
+
+int
+asset_sweep_parts(struct db *db, const struct cb_config *cfg, int limit)
+{
+	static const char pick[] =
+	    "SELECT DISTINCT p.object_id FROM upload_parts p JOIN objects o ON o.id = p.object_id"
+	    " WHERE o.state != 'pending' OR o.deleted_at IS NOT NULL LIMIT ?1";
+	struct arena a;
+	sqlite3_stmt *st;
+	char (*ids)[37];
+	int n = 0, rc;
+
+	arena_init(&a, 4096);
+	ids = arena_alloc(&a, (size_t)limit * sizeof *ids);
+	if ((st = db_prep(db, pick)) == NULL) {
+		arena_free(&a);
+		return -1;
+	}
+	sqlite3_bind_int(st, 1, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit)
+		strlcpy_cb(ids[n++], (const char *)sqlite3_column_text(st, 0), sizeof ids[0]);
+	sqlite3_reset(st);
+	for (int i = 0; i < n; i++)
+		if (remove_parts(db, cfg, &a, ids[i]) != 0) {
+			n = -1;
+			break;
+		}
+	arena_free(&a);
+	return n;
+}

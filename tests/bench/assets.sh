@@ -1,0 +1,114 @@
+#!/bin/sh
+# assets.sh - the asset API, in one run:
+#  - GET /v1/assets?limit=50 and ?search= with 1,000,000 assets vs 1,000
+#    (wrk; the search term matches one asset in either library);
+#  - a 1 GiB multipart upload (64 MiB parts, 4 in flight) through nginx vs
+#    the same bytes through nginx's own WebDAV PUT (alternating rounds).
+#   tests/bench/assets.sh [rounds] [assets]
+set -eu
+. "$(dirname "$0")/lib.sh"
+rounds=${1:-3}
+many=${2:-1000000}
+secs=${secs:-5}
+bench_init
+CUBBY_BENCH_EXTRA="download_offload = auto" start_cubby
+mkdir -p "$tmp/dav"
+cat > "$tmp/nginx.conf" <<CONF
+user root;
+worker_processes 1; pid $tmp/nginx.pid; error_log $tmp/nginx.err warn;
+events { worker_connections 4096; }
+http { access_log off; client_max_body_size 0;
+  client_body_temp_path $tmp/cb; fastcgi_temp_path $tmp/ft; proxy_temp_path $tmp/pt;
+  uwsgi_temp_path $tmp/ut; scgi_temp_path $tmp/st;
+  server { listen 127.0.0.1:18301;
+    location / { include fastcgi_params; fastcgi_param REQUEST_URI \$request_uri;
+      fastcgi_pass unix:$tmp/cubby.sock; fastcgi_keep_conn off; fastcgi_read_timeout 600s; } }
+  server { listen 127.0.0.1:18302;
+    location /dav/ { root $tmp; dav_methods PUT; create_full_put_path on; } }
+}
+CONF
+nginx -p "$tmp" -c "$tmp/nginx.conf"
+sleep 0.3
+base=http://127.0.0.1:18301
+admin=$(sed -n 's/^admin key (shown once, store it now): //p' "$tmp/init.out")
+mk() {  # name -> "id key"
+	j=$(curl -sf -X POST "$base/api/v1/admin/tenants" -H "Authorization: Bearer $admin" \
+	    -H 'Content-Type: application/json' -d "{\"name\":\"$1\",\"quotaBytes\":1099511627776}")
+	echo "$(echo "$j" | sed 's/.*"id":"\([^"]*\)".*/\1/') $(echo "$j" | sed 's/.*"apiKey":"\([^"]*\)".*/\1/')"
+}
+set -- $(mk small); sid=$1; skey=$2
+set -- $(mk big); bid=$1; bkey=$2
+
+# Fixture rows made with SQL (the search index fills through its triggers).
+fill() {  # tenant count marker
+	sqlite3 "$tmp/data/cubby.db" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $2)
+	  INSERT INTO objects (id, tenant_id, name, content_type, size_bytes, reserved_bytes, state,
+	    processing_status, created_at, updated_at, kind, labels)
+	  SELECT printf('%08x-%04x-4000-8000-%012x', i, $3, i), '$1', printf('clip-%d.mov', i),
+	    'video/quicktime', 10, 10, 'completed', 'completed', 1700000000000 + i,
+	    1700000000000 + i, 'video', '[\"raw\",\"drone\"]' FROM n;
+	  UPDATE tenants SET file_count = file_count + $2 WHERE id = '$1';"
+}
+t0=$(date +%s)
+fill "$sid" 1000 1
+fill "$bid" "$many" 2
+echo "fixture: 1,000 and $many assets in $(( $(date +%s) - t0 )) s"
+for who in small big; do
+	k=$skey; [ $who = big ] && k=$bkey
+	printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$k" > "$tmp/$who.lua"
+done
+: > "$tmp/l_s"; : > "$tmp/l_b"; : > "$tmp/q_s"; : > "$tmp/q_b"; i=0
+while [ $i -lt 3 ]; do
+	wrk_run "$base/v1/assets?limit=50" "$tmp/small.lua" >> "$tmp/l_s"
+	wrk_run "$base/v1/assets?limit=50" "$tmp/big.lua" >> "$tmp/l_b"
+	wrk_run "$base/v1/assets?limit=50&search=clip-777.mov" "$tmp/small.lua" >> "$tmp/q_s"
+	wrk_run "$base/v1/assets?limit=50&search=clip-777.mov" "$tmp/big.lua" >> "$tmp/q_b"
+	i=$((i + 1))
+done
+for f in l_s l_b q_s q_b; do
+	[ "$(col "$tmp/$f" 4)" = 0 ] || { echo "non-2xx answers in $f" >&2; exit 1; }
+done
+echo "GET /v1/assets, $conns connections, median of 3 rounds:"
+for q in l q; do
+	what="?limit=50"; [ $q = q ] && what="?limit=50&search=clip-777.mov"
+	rs=$(col "$tmp/${q}_s" 1); rb=$(col "$tmp/${q}_b" 1)
+	echo "  $what  1k: $rs req/s p99 $(col "$tmp/${q}_s" 3) ms   $many: $rb req/s p99 $(col "$tmp/${q}_b" 3) ms   cost ratio $(awk -v a="$rs" -v b="$rb" 'BEGIN { printf "%.2f", a / b }')"
+done
+
+# 1 GiB multipart upload, 64 MiB parts, 4 in flight, vs one WebDAV PUT.
+size=1073741824; part=67108864
+head -c $size /dev/urandom > "$tmp/body.bin"
+mkdir -p "$tmp/parts"
+split -b $part -d -a 2 "$tmp/body.bin" "$tmp/parts/p"
+upload_cubby() {
+	start=$(date +%s.%N)
+	c=$(curl -sf -X POST "$base/v1/assets" -H "Authorization: Bearer $skey" -H 'Content-Type: application/json' \
+	    -d "{\"filename\":\"big.bin\",\"size_bytes\":$size,\"part_size\":$part}")
+	aid=$(echo "$c" | sed 's/.*"asset":{"id":"\([^"]*\)".*/\1/')
+	up=$(echo "$c" | sed 's/.*"upload_id":"\([^"]*\)".*/\1/')
+	n=1
+	while [ $n -le 16 ]; do
+		u=$(curl -sf -X POST "$base/v1/assets/$aid/parts" -H "Authorization: Bearer $skey" \
+		    -H 'Content-Type: application/json' -d "{\"upload_id\":\"$up\",\"part_number\":$n}" |
+		    sed 's/.*"url":"\([^"]*\)".*/\1/')
+		printf '%s %s\n' "$(printf '%02d' $((n - 1)))" "$u"
+		n=$((n + 1))
+	done > "$tmp/urls"
+	xargs -P 4 -n 2 sh -c 'curl -sf -o /dev/null -X PUT --data-binary @"$0/parts/p$1" "$2"' "$tmp" < "$tmp/urls"
+	curl -sf -o "$tmp/done.json" -X POST "$base/v1/assets/$aid/complete" -H "Authorization: Bearer $skey" \
+	    -H 'Content-Type: application/json' -d "{\"upload_id\":\"$up\"}"
+	grep -q '"status":"active"' "$tmp/done.json" || { echo "multipart upload failed" >&2; cat "$tmp/done.json" >&2; exit 1; }
+	curl -sf -o /dev/null -X DELETE "$base/v1/assets/$aid" -H "Authorization: Bearer $skey"
+	awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f\n", b - a }'
+}
+: > "$tmp/up_c"; : > "$tmp/up_d"; i=0
+while [ $i -lt "$rounds" ]; do
+	curl -sf -o /dev/null -w '%{time_total}\n' -T "$tmp/body.bin" "http://127.0.0.1:18302/dav/f" >> "$tmp/up_d"
+	rm -f "$tmp/dav/f"
+	upload_cubby >> "$tmp/up_c"
+	i=$((i + 1))
+done
+mbs() { awk -v s=$size -v t="$1" 'BEGIN { printf "%.0f", s / t / 1048576 }'; }
+t=$(median < "$tmp/up_c"); d=$(median < "$tmp/up_d")
+echo "1 GiB through nginx, median of $rounds alternating rounds:"
+echo "  cubby multipart (16 x 64 MiB, 4 in flight, with create/presign/complete) $(mbs "$t") MiB/s   nginx WebDAV PUT $(mbs "$d") MiB/s   ratio $(awk -v a="$d" -v b="$t" 'BEGIN { printf "%.2f", a / b }')"
