@@ -91,15 +91,22 @@ int asset_part_verify(const unsigned char master[CB_KEYLEN], const char *id,
 int asset_part_begin(struct db *db, struct arena *a, const char *id,
     const char *upload_id, int64_t part, int64_t length, struct object *out,
     const char **code, const char **why);
-/* Record a written part (replacing an earlier attempt, whose blob key is
- * copied to old, "" when none) and push the upload's idle expiry. */
+/* The file a multipart upload's parts are written into (blob.h), and
+ * where part n starts in it. */
+void asset_upload_key(const struct object *o, char key[80]);
+int64_t asset_part_offset(const struct object *o, int64_t part);
+/* Record a written part (replacing an earlier attempt) and push the
+ * upload's idle expiry. 0, 409 (no longer in progress), 500. */
 int asset_part_record(struct db *db, const struct object *o, int64_t part,
-    int64_t size, const unsigned char sha[32], const char *blob_key,
-    char old[80]);
+    int64_t size, const unsigned char sha[32]);
+/* Forget a part whose PUT failed after it started writing (its bytes are
+ * no longer what the row says). Inside no transaction. */
+int asset_part_forget(struct db *db, const struct object *o, int64_t part);
 /* Finish an upload. Single (upload_id NULL): the PUT must have arrived.
  * Multipart: every part present, of its size, with the etag the client
- * names (nparts 0: the parts as stored), assembled into one blob. Either
- * way the kind is read from the bytes and processing is queued. */
+ * names (nparts 0: the parts as stored); the upload file becomes the blob
+ * and its SHA-256 is left to processing. Either way the kind is read from
+ * the bytes and processing is queued. */
 int asset_complete(struct db *db, const struct cb_config *cfg,
     struct arena *a, const char *tenant_id, const char *id,
     const char *upload_id, const struct part_ref *parts, size_t nparts,
@@ -128,8 +135,8 @@ int asset_reprocess(struct db *db, const char *tenant_id, const char *id);
 
 /* Jobs worker: run up to limit processing jobs; how many, or -1. */
 int asset_process_due(struct db *db, const struct cb_config *cfg, int limit);
-/* Jobs worker: remove parts of uploads that failed, were aborted or
- * deleted; how many, or -1. */
+/* Jobs worker: remove the parts of multipart uploads that failed, were
+ * aborted or deleted; how many, or -1. */
 int asset_sweep_parts(struct db *db, const struct cb_config *cfg, int limit);
 
 #endif

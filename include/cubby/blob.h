@@ -37,4 +37,39 @@ void blob_path(const struct cb_config *cfg, const char *key, char *out,
 /* Remove a blob; a missing one is not an error. 0 or -1. */
 int blob_remove(const struct cb_config *cfg, const char *key);
 
+/* Multipart uploads: one file per upload, blobs/uploads/<key>, each part
+ * written at its offset (parts but the last are all part_size bytes), so
+ * completing is a rename, not a copy. A part writer holds a shared lock on
+ * the file and an exclusive lock on its part's byte range (two attempts at
+ * one part take turns), completion an exclusive lock on the file; either
+ * refuses a file that was renamed away meanwhile (errno ESTALE). */
+struct blob_part {
+	int fd;
+	int64_t off, size;
+	void *sha;
+};
+
+/* Open (create) the upload file and start writing a part of len bytes
+ * at off (waits for another attempt at the same part to finish). */
+int blob_part_begin(const struct cb_config *cfg, const char *key, int64_t off,
+    int64_t len, struct blob_part *p);
+int blob_part_write(struct blob_part *p, const void *buf, size_t n);
+/* fdatasync the part and give its SHA-256; the lock is kept until close. */
+int blob_part_end(struct blob_part *p, unsigned char sha[32]);
+void blob_part_close(struct blob_part *p);
+/* Lock the upload file exclusively (no part in flight): its size into
+ * *size, the lock in *fd. 0, or -1 with errno (ENOENT: no part ever
+ * arrived, or it was completed meanwhile). */
+int blob_upload_seal(const struct cb_config *cfg, const char *key,
+    int64_t *size, int *fd);
+/* SHA-256 of a whole blob (processing). 0 or -1 with errno. */
+int blob_hash(const struct cb_config *cfg, const char *key, unsigned char sha[32]);
+/* Move a sealed upload file into place as the blob final_key, durably. */
+int blob_upload_commit(const struct cb_config *cfg, const char *key,
+    const char *final_key);
+/* Release the lock blob_upload_seal took. */
+void blob_upload_unlock(int fd);
+/* Remove an upload file; a missing one is not an error. */
+int blob_upload_remove(const struct cb_config *cfg, const char *key);
+
 #endif

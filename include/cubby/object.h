@@ -73,7 +73,8 @@ int object_upload_begin(struct db *db, struct arena *a, const char *tenant_id,
     const char **why);
 /* Mark a pending object completed with its size, hash and the blob that
  * holds it; its reservation becomes exactly size (403 when that passes a
- * quota; 409 when it is no longer pending: another attempt won). */
+ * quota; 409 when it is no longer pending: another attempt won). sha may
+ * be NULL: not known yet (processing computes it). */
 int object_upload_finish(struct db *db, const char *tenant_id, const char *id,
     int64_t size, const unsigned char sha[32], const char *blob_key);
 /* Give back bytes reserved by object_upload_begin after a failed PUT. */

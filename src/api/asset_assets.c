@@ -413,10 +413,10 @@ asset_api_part_put(struct cb_req *r)
 {
 	const char *upload_id = req_query(r, "upload_id"), *code = "", *why = "";
 	const char *ps = req_param(r, "partNumber");
-	struct blob_writer w;
+	struct blob_part bp;
 	struct object o;
-	unsigned char sha[32], rnd[8];
-	char id[37], key[80], old[80], rhex[17], etag[67], *buf;
+	unsigned char sha[32];
+	char id[37], key[80], etag[67], *buf;
 	long long part;
 	long got = 0;
 	int rc = 0;
@@ -433,40 +433,51 @@ asset_api_part_put(struct cb_req *r)
 	rc = asset_part_begin(ctx_db(r->ctx), r->a, id, upload_id, part, r->content_length, &o, &code, &why);
 	if (rc != 0)
 		return fail(r, rc, code, why);
-	crypto_random(rnd, sizeof rnd);
-	hex_encode(rhex, rnd, sizeof rnd);
-	snprintf(key, sizeof key, "%s-%05lld-%s", id, part, rhex);
-	if (blob_create(r->ctx->cfg, key, &w) != 0) {
-		log_err("rid=%s part blob: %s", r->rid, strerror(errno));
+	/* Straight into the upload file at the part's offset: completing
+	 * the upload is then a rename, not a copy. */
+	asset_upload_key(&o, key);
+	if (blob_part_begin(r->ctx->cfg, key, asset_part_offset(&o, part), r->content_length, &bp) != 0) {
+		if (errno == ESTALE)
+			return req_fail(r, 409, "upload_not_in_progress",
+			    "the upload was completed or aborted meanwhile");
+		log_err("rid=%s part file: %s", r->rid, strerror(errno));
 		return req_fail(r, 500, "internal_error", "storage unavailable");
 	}
 	buf = arena_alloc(r->a, 262144);
 	while ((got = req_read(r, buf, 262144)) > 0)
-		if (blob_write(&w, buf, (size_t)got) != 0) {
+		if (blob_part_write(&bp, buf, (size_t)got) != 0) {
 			log_err("rid=%s part write: %s", r->rid, strerror(errno));
 			rc = errno == ENOSPC ? 507 : 500;
 			break;
 		}
-	if (got < 0 || rc != 0 || w.size != r->content_length) {
-		blob_abort(&w);
+	if (got < 0 || rc != 0 || bp.size != r->content_length) {
+		/* An earlier attempt's row no longer describes these bytes:
+		 * forget it (under the part's lock), so completion asks for the
+		 * part again. */
+		if (bp.size > 0 && asset_part_forget(ctx_db(r->ctx), &o, part) != 0)
+			log_err("rid=%s part %lld of %s: stale row kept", r->rid, part, id);
+		blob_part_close(&bp);
 		if (r->err.status)
 			return -1;
 		return req_fail(r, rc ? rc : 400, rc ? "internal_error" : "validation_error",
 		    rc ? "storage write failed" : "the body ended early");
 	}
-	if (blob_commit(&w, sha) != 0) {
-		log_err("rid=%s part commit: %s", r->rid, strerror(errno));
+	if (blob_part_end(&bp, sha) != 0) {
+		log_err("rid=%s part sync: %s", r->rid, strerror(errno));
+		asset_part_forget(ctx_db(r->ctx), &o, part);
+		blob_part_close(&bp);
 		return req_fail(r, 500, "internal_error", "storage write failed");
 	}
-	rc = asset_part_record(ctx_db(r->ctx), &o, part, w.size, sha, key, old);
+	rc = asset_part_record(ctx_db(r->ctx), &o, part, bp.size, sha);
+	blob_part_close(&bp);
 	if (rc != 0) {
-		blob_remove(r->ctx->cfg, key);
-		return rc == 409 ? req_fail(r, 409, "upload_not_in_progress",
-		    "the upload was completed or aborted meanwhile") :
-		    req_fail(r, 500, "internal_error", "could not record the part");
+		if (rc != 409)
+			return req_fail(r, 500, "internal_error", "could not record the part");
+		/* Over already: a file this PUT made afresh is garbage. */
+		blob_upload_remove(r->ctx->cfg, key);
+		return req_fail(r, 409, "upload_not_in_progress",
+		    "the upload was completed or aborted meanwhile");
 	}
-	if (*old)
-		blob_remove(r->ctx->cfg, old);  /* the attempt this one replaces */
 	etag[0] = '"';
 	hex_encode(etag + 1, sha, 32);
 	etag[65] = '"';
@@ -476,7 +487,7 @@ asset_api_part_put(struct cb_req *r)
 		struct json_object *d = json_object_new_object();
 		json_object_object_add(d, "part_number", json_object_new_int64(part));
 		json_object_object_add(d, "etag", json_object_new_string(etag));
-		json_object_object_add(d, "size_bytes", json_object_new_int64(w.size));
+		json_object_object_add(d, "size_bytes", json_object_new_int64(bp.size));
 		return asset_reply(r, 200, d, NULL);
 	}
 }

@@ -445,17 +445,22 @@ file_download(struct cb_req *r)
 		log_err("rid=%s file %s: blob missing: %s", r->rid, o.id, strerror(errno));
 		return req_fail(r, 404, "file_not_found", "File not in storage");
 	}
-	etag[0] = '"';
-	hex_encode(etag + 1, o.sha256, 32);
-	etag[65] = '"';
-	etag[66] = '\0';
-	resp_header(r, "ETag", etag);
+	/* The ETag is the content's SHA-256; a multipart upload has it once
+	 * processing has hashed it (until then: no ETag, no 304). */
+	etag[0] = '\0';
+	if (o.has_sha) {
+		etag[0] = '"';
+		hex_encode(etag + 1, o.sha256, 32);
+		etag[65] = '"';
+		etag[66] = '\0';
+		resp_header(r, "ETag", etag);
+	}
 	resp_header(r, "Accept-Ranges", "bytes");
 	resp_header(r, "Cache-Control", "private, max-age=0");
 	/* Names are plain (no quotes, slashes or %); still encode for RFC 6266. */
 	disp = arena_printf(r->a, "attachment; filename=\"%s\"", o.name);
 	resp_header(r, "Content-Disposition", disp);
-	if ((inm = req_header(r, "If-None-Match")) != NULL &&
+	if (o.has_sha && (inm = req_header(r, "If-None-Match")) != NULL &&
 	    (strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL)) {
 		close(fd);
 		return resp_empty(r, 304);

@@ -1,10 +1,11 @@
 /* asset.c - assets: the asset API's rules over objects (see asset.h).
- * Multipart parts are blobs of their own, one row each in upload_parts;
- * completion copies them, in order, into one blob while hashing it, then
- * marks the object completed through the same path as a single PUT. Blob
- * files are removed only after the transaction that forgets them commits:
- * a crash leaves an orphan file for `cubbyctl gc`, never a row without
- * its bytes. */
+ * A multipart upload writes every part at its offset in one upload file
+ * (blob.h), with a row per part in upload_parts (size and SHA-256);
+ * completion hashes the file once, checking each part against its row,
+ * renames it into place and marks the object completed through the same
+ * path as a single PUT. Files are removed only after the transaction that
+ * forgets them commits: a crash leaves an orphan file for `cubbyctl gc`,
+ * never a row without its bytes. */
 #include "config.h"
 
 #include <errno.h>
@@ -272,16 +273,25 @@ asset_part_begin(struct db *db, struct arena *a, const char *id,
 	return 0;
 }
 
+void
+asset_upload_key(const struct object *o, char key[80])
+{
+	snprintf(key, 80, "%s-%s", o->id, o->upload_id ? o->upload_id : "none");
+}
+
+int64_t
+asset_part_offset(const struct object *o, int64_t part)
+{
+	return (part - 1) * o->part_size;
+}
+
 int
 asset_part_record(struct db *db, const struct object *o, int64_t part,
-    int64_t size, const unsigned char sha[32], const char *blob_key,
-    char old[80])
+    int64_t size, const unsigned char sha[32])
 {
-	static const char prev[] =
-	    "SELECT blob_key FROM upload_parts WHERE object_id = ?1 AND part_number = ?2";
 	static const char put[] =
 	    "INSERT OR REPLACE INTO upload_parts (object_id, part_number, size_bytes,"
-	    " sha256, blob_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	    " sha256, blob_key, created_at) VALUES (?1, ?2, ?3, ?4, '', ?5)";
 	static const char touch[] =
 	    "UPDATE objects SET upload_expires_at = ?3, updated_at = ?4"
 	    " WHERE id = ?1 AND upload_id = ?2 AND state = 'pending'";
@@ -289,7 +299,6 @@ asset_part_record(struct db *db, const struct object *o, int64_t part,
 	int64_t now = now_unix_ms();
 	int rc = 500;
 
-	old[0] = '\0';
 	if (db_begin(db) != 0)
 		return 500;
 	/* Still in progress? (An abort or complete may have won.) */
@@ -310,37 +319,43 @@ asset_part_record(struct db *db, const struct object *o, int64_t part,
 		goto out;
 	}
 	rc = 500;
-	if ((st = db_prep(db, prev)) == NULL)
-		goto out;
-	sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, part);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		strlcpy_cb(old, (const char *)sqlite3_column_text(st, 0), 80);
-	sqlite3_reset(st);
 	if ((st = db_prep(db, put)) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, part);
 	sqlite3_bind_int64(st, 3, size);
 	sqlite3_bind_blob(st, 4, sha, 32, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, blob_key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_int64(st, 5, now);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
 	sqlite3_reset(st);
 	if (rc == 0 && db_commit(db) != 0)
 		rc = 500;
 out:
-	if (rc != 0) {
+	if (rc != 0)
 		db_rollback(db);
-		old[0] = '\0';
-	}
+	return rc;
+}
+
+int
+asset_part_forget(struct db *db, const struct object *o, int64_t part)
+{
+	static const char sql[] =
+	    "DELETE FROM upload_parts WHERE object_id = ?1 AND part_number = ?2";
+	sqlite3_stmt *st = db_prep(db, sql);
+	int rc;
+
+	if (st == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, part);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
+	sqlite3_reset(st);
 	return rc;
 }
 
 struct part_row {
 	int64_t number, size;
 	unsigned char sha[32];
-	char key[80];
 };
 
 /* The stored parts of an upload, in order, into arena memory. -1 on error. */
@@ -348,7 +363,7 @@ static long
 load_parts(struct db *db, struct arena *a, const char *id, struct part_row **out)
 {
 	static const char sql[] =
-	    "SELECT part_number, size_bytes, sha256, blob_key FROM upload_parts"
+	    "SELECT part_number, size_bytes, sha256 FROM upload_parts"
 	    " WHERE object_id = ?1 ORDER BY part_number";
 	sqlite3_stmt *st = db_prep(db, sql);
 	size_t n = 0, cap = 16;
@@ -370,7 +385,6 @@ load_parts(struct db *db, struct arena *a, const char *id, struct part_row **out
 		memset(v[n].sha, 0, 32);
 		if (sqlite3_column_bytes(st, 2) == 32)
 			memcpy(v[n].sha, sqlite3_column_blob(st, 2), 32);
-		strlcpy_cb(v[n].key, (const char *)sqlite3_column_text(st, 3), sizeof v[n].key);
 		n++;
 	}
 	sqlite3_reset(st);
@@ -378,58 +392,6 @@ load_parts(struct db *db, struct arena *a, const char *id, struct part_row **out
 		return -1;
 	*out = v;
 	return (long)n;
-}
-
-/* Copy the parts, in order, into a new blob: 0, or -1 (logged). */
-static int
-assemble(const struct cb_config *cfg, const struct part_row *p, long n,
-    const char *key, unsigned char sha[32], int64_t *size)
-{
-	struct blob_writer w;
-	size_t bufsz = 1024 * 1024;
-	char *buf = malloc(bufsz);
-	int rc = -1;
-
-	if (buf == NULL)
-		return -1;
-	if (blob_create(cfg, key, &w) != 0) {
-		log_err("asset: assemble %s: %s", key, strerror(errno));
-		free(buf);
-		return -1;
-	}
-	for (long i = 0; i < n; i++) {
-		int64_t psize, left;
-		int fd;
-		if (blob_open(cfg, p[i].key, &fd, &psize) != 0 || psize != p[i].size) {
-			log_err("asset: part %s missing or changed", p[i].key);
-			if (psize >= 0 && fd >= 0)
-				close(fd);
-			goto out;
-		}
-		for (left = psize; left > 0; ) {
-			ssize_t got = read(fd, buf, left < (int64_t)bufsz ? (size_t)left : bufsz);
-			if (got <= 0 || blob_write(&w, buf, (size_t)got) != 0) {
-				log_err("asset: assemble %s: %s", key, got < 0 ? strerror(errno) :
-				    got == 0 ? "short part" : strerror(errno));
-				close(fd);
-				goto out;
-			}
-			left -= got;
-		}
-		close(fd);
-	}
-	*size = w.size;
-	if (blob_commit(&w, sha) != 0) {
-		log_err("asset: assemble %s: commit: %s", key, strerror(errno));
-		free(buf);
-		return -1;
-	}
-	rc = 0;
-out:
-	if (rc != 0)
-		blob_abort(&w);
-	free(buf);
-	return rc;
 }
 
 static int
@@ -510,11 +472,11 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
     const char **code, const char **why)
 {
 	struct part_row *p = NULL;
-	unsigned char sha[32], rnd[8];
-	char key[64], rhex[17];
+	unsigned char rnd[8];
+	char key[64], rhex[17], ukey[80];
 	int64_t size = 0;
 	long n;
-	int rc;
+	int rc, fd;
 
 	if ((rc = object_load(db, a, tenant_id, id, 0, out)) != 0)
 		FAIL(rc, rc == 404 ? "not_found" : "internal_error", "Asset not found");
@@ -580,54 +542,60 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 			}
 		}
 	}
+	/* Under the file's exclusive lock no part PUT is in flight, and every
+	 * row was written by the PUT that wrote its bytes (under the part's
+	 * range lock): the rows checked above describe the file. Its SHA-256
+	 * is computed by processing, off the request. */
+	asset_upload_key(out, ukey);
+	if (blob_upload_seal(cfg, ukey, &size, &fd) != 0) {
+		if (errno == ENOENT || errno == ESTALE)
+			FAIL(409, "upload_not_in_progress", "another request completed or aborted this upload");
+		log_err("asset: seal %s: %s", ukey, strerror(errno));
+		FAIL(500, "internal_error", "could not read the upload");
+	}
+	if (size != out->size_bytes) {
+		blob_upload_unlock(fd);
+		FAIL(400, "incomplete_upload", "the upload's size differs from size_bytes");
+	}
 	crypto_random(rnd, sizeof rnd);
 	hex_encode(rhex, rnd, sizeof rnd);
 	snprintf(key, sizeof key, "%s-%s", id, rhex);
-	if (assemble(cfg, p, n, key, sha, &size) != 0)
-		FAIL(500, "internal_error", "could not assemble the parts");
-	if (size != out->size_bytes) {
-		blob_remove(cfg, key);
-		FAIL(500, "internal_error", "the assembled size differs from the declared size");
+	if (blob_upload_commit(cfg, ukey, key) != 0) {
+		log_err("asset: commit %s: %s", ukey, strerror(errno));
+		blob_upload_unlock(fd);
+		FAIL(500, "internal_error", "could not store the upload");
 	}
-	rc = object_upload_finish(db, tenant_id, id, size, sha, key);
+	blob_upload_unlock(fd);
+	rc = object_upload_finish(db, tenant_id, id, size, NULL, key);
 	if (rc != 0) {
-		blob_remove(cfg, key);
-		if (rc == 409)
-			FAIL(409, "upload_not_in_progress", "another request completed or aborted this upload");
-		if (rc == 403)
-			FAIL(403, "quota_exceeded", "the upload would exceed the storage quota");
+		/* Cannot happen short of a database failure (the lock and the
+		 * rename let one completion through); the blob is left for gc. */
+		log_err("asset: %s completed on disk as %s but not recorded (%d)", id, key, rc);
 		FAIL(500, "internal_error", "could not record the upload");
 	}
-	/* The object is complete: its parts are no longer needed. */
-	if (db_begin(db) == 0 && drop_parts_rows(db, id) == 0 && db_commit(db) == 0) {
-		for (long i = 0; i < n; i++)
-			blob_remove(cfg, p[i].key);
-	} else {
-		db_rollback(db);    /* the parts sweep removes them later */
-	}
+	/* The object is complete: its part rows are no longer needed. */
+	if (db_begin(db) != 0 || drop_parts_rows(db, id) != 0 || db_commit(db) != 0)
+		db_rollback(db);
 	rc = settle(db, cfg, tenant_id, id, key);
 	if (rc == 0)
 		rc = object_load(db, a, tenant_id, id, 0, out);
 	return rc ? (*code = "internal_error", *why = "could not finish the upload", 500) : 0;
 }
 
-/* Remove the parts of an object (rows, then blobs). */
+/* Forget a multipart upload's parts: rows, then its upload file. */
 static int
-remove_parts(struct db *db, const struct cb_config *cfg, struct arena *a,
-    const char *id)
+remove_parts(struct db *db, const struct cb_config *cfg, const struct object *o)
 {
-	struct part_row *p;
-	long n;
+	char ukey[80];
 
 	if (db_begin(db) != 0)
 		return 500;
-	if ((n = load_parts(db, a, id, &p)) < 0 || drop_parts_rows(db, id) != 0 ||
-	    db_commit(db) != 0) {
+	if (drop_parts_rows(db, o->id) != 0 || db_commit(db) != 0) {
 		db_rollback(db);
 		return 500;
 	}
-	for (long i = 0; i < n; i++)
-		blob_remove(cfg, p[i].key);
+	asset_upload_key(o, ukey);
+	blob_upload_remove(cfg, ukey);
 	return 0;
 }
 
@@ -650,16 +618,21 @@ asset_abort(struct db *db, const struct cb_config *cfg, const char *tenant_id,
 		arena_free(&a);
 		FAIL(rc, rc == 404 ? "not_found" : "internal_error", "Asset not found");
 	}
-	if (o.part_count == 0 || upload_id == NULL || o.upload_id == NULL ||
-	    strcmp(o.upload_id, upload_id) != 0) {
+	if (o.part_count == 0) {
 		arena_free(&a);
-		if (o.part_count == 0)
-			FAIL(400, "validation_error", "this asset is not a multipart upload");
-		FAIL(404, "not_found", "no such multipart upload for this asset");
+		FAIL(400, "validation_error", "this asset is not a multipart upload");
 	}
 	if (strcmp(o.state, "completed") == 0) {
 		arena_free(&a);
 		FAIL(409, "upload_already_completed", "this upload is completed");
+	}
+	if (o.upload_id == NULL && strcmp(o.state, "failed") == 0) {
+		arena_free(&a);
+		return 0;   /* aborted or expired, and already swept */
+	}
+	if (upload_id == NULL || o.upload_id == NULL || strcmp(o.upload_id, upload_id) != 0) {
+		arena_free(&a);
+		FAIL(404, "not_found", "no such multipart upload for this asset");
 	}
 	if (strcmp(o.state, "pending") == 0) {
 		if (db_begin(db) != 0 || (st = db_prep(db, fail_sql)) == NULL) {
@@ -682,7 +655,7 @@ asset_abort(struct db *db, const struct cb_config *cfg, const char *tenant_id,
 			FAIL(500, "internal_error", "could not abort the upload");
 		}
 	}
-	rc = remove_parts(db, cfg, &a, id);
+	rc = remove_parts(db, cfg, &o);
 	arena_free(&a);
 	if (rc != 0)
 		log_warn("asset: abort %s: parts left for the sweep", id);
@@ -739,9 +712,8 @@ asset_purge(struct db *db, const struct cb_config *cfg, const char *tenant_id,
 	static const char unpublish[] = "DELETE FROM publications WHERE object_id = ?1";
 	struct arena a;
 	struct object o;
-	struct part_row *p = NULL;
 	sqlite3_stmt *st;
-	long n = 0;
+	char ukey[80] = "";
 	int rc, live;
 
 	arena_init(&a, 4096);
@@ -752,8 +724,10 @@ asset_purge(struct db *db, const struct cb_config *cfg, const char *tenant_id,
 	if ((rc = object_load(db, &a, tenant_id, id, 1, &o)) != 0)
 		goto done;
 	live = o.deleted_at == 0;
+	if (o.part_count > 0 && o.upload_id != NULL)
+		asset_upload_key(&o, ukey);
 	rc = 500;
-	if ((n = load_parts(db, &a, id, &p)) < 0 || drop_parts_rows(db, id) != 0)
+	if (drop_parts_rows(db, id) != 0)
 		goto done;
 	for (int i = 0; i < 2; i++) {
 		if ((st = db_prep(db, i ? unpublish : tomb)) == NULL)
@@ -784,8 +758,8 @@ done:
 		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 			if (keys[i] != NULL && *keys[i])
 				blob_remove(cfg, keys[i]);
-		for (long i = 0; i < n; i++)
-			blob_remove(cfg, p[i].key);
+		if (*ukey)
+			blob_upload_remove(cfg, ukey);
 	}
 	arena_free(&a);
 	return rc;
@@ -923,7 +897,7 @@ int
 asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
 {
 	static const char pick[] =
-	    "SELECT j.id, o.id, o.tenant_id, o.blob_key FROM jobs j"
+	    "SELECT j.id, o.id, o.tenant_id, o.blob_key, o.sha256 IS NULL FROM jobs j"
 	    " LEFT JOIN objects o ON o.id = json_extract(j.payload, '$.objectId')"
 	    "  AND o.tenant_id = json_extract(j.payload, '$.tenantId')"
 	    "  AND o.deleted_at IS NULL AND o.state = 'completed'"
@@ -932,15 +906,17 @@ asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
 	static const char done[] = "UPDATE jobs SET state = 'done', attempts = attempts + 1 WHERE id = ?1";
 	static const char mark[] =
 	    "UPDATE objects SET kind = coalesce(?3, kind), processing_status = 'completed',"
-	    " updated_at = ?4 WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL";
+	    " sha256 = coalesce(sha256, ?5), updated_at = ?4"
+	    " WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL AND blob_key = ?6";
 	int ran = 0;
 
 	while (ran < limit) {
 		sqlite3_stmt *st = db_prep(db, pick);
 		char oid[37] = "", tid[37] = "", key[80] = "";
 		const char *kind = NULL;
+		unsigned char sha[32];
 		int64_t jid;
-		int rc;
+		int rc, need_sha = 0, have_sha = 0;
 
 		if (st == NULL)
 			return -1;
@@ -956,12 +932,19 @@ asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
 			strlcpy_cb(tid, (const char *)sqlite3_column_text(st, 2), sizeof tid);
 			if (sqlite3_column_type(st, 3) != SQLITE_NULL)
 				strlcpy_cb(key, (const char *)sqlite3_column_text(st, 3), sizeof key);
+			need_sha = sqlite3_column_int(st, 4);
 		}
 		sqlite3_reset(st);
-		/* What processing exists today: the kind, read from the bytes.
-		 * (Thumbnails and previews join here.) */
-		if (*key)
+		/* What processing exists today: the kind, read from the bytes,
+		 * and the SHA-256 of a multipart upload. (Thumbnails and
+		 * previews join here.) */
+		if (*key) {
 			kind = sniff_blob(cfg, key);
+			if (need_sha && blob_hash(cfg, key, sha) == 0)
+				have_sha = 1;
+			else if (need_sha)
+				log_warn("asset: hashing %s: %s", key, strerror(errno));
+		}
 		if (db_begin(db) != 0)
 			return -1;
 		rc = 0;
@@ -971,6 +954,9 @@ asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
 			if (kind)
 				sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 4, now_unix_ms());
+			if (have_sha)
+				sqlite3_bind_blob(st, 5, sha, 32, SQLITE_STATIC);
+			sqlite3_bind_text(st, 6, key, -1, SQLITE_STATIC);
 			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 			sqlite3_reset(st);
 		}
@@ -992,28 +978,38 @@ int
 asset_sweep_parts(struct db *db, const struct cb_config *cfg, int limit)
 {
 	static const char pick[] =
-	    "SELECT DISTINCT p.object_id FROM upload_parts p JOIN objects o ON o.id = p.object_id"
-	    " WHERE o.state != 'pending' OR o.deleted_at IS NOT NULL LIMIT ?1";
+	    "SELECT " OBJ_COLS " FROM objects"
+	    " WHERE upload_id IS NOT NULL AND part_count > 0"
+	    " AND (state != 'pending' OR deleted_at IS NOT NULL) LIMIT ?1";
+	static const char done[] = "UPDATE objects SET upload_id = NULL WHERE id = ?1";
 	struct arena a;
+	struct object *v;
 	sqlite3_stmt *st;
-	char (*ids)[37];
 	int n = 0, rc;
 
-	arena_init(&a, 4096);
-	ids = arena_alloc(&a, (size_t)limit * sizeof *ids);
+	arena_init(&a, 8192);
+	v = arena_alloc(&a, (size_t)limit * sizeof *v);
 	if ((st = db_prep(db, pick)) == NULL) {
 		arena_free(&a);
 		return -1;
 	}
 	sqlite3_bind_int(st, 1, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit)
-		strlcpy_cb(ids[n++], (const char *)sqlite3_column_text(st, 0), sizeof ids[0]);
+		object_row(&a, st, &v[n++]);
 	sqlite3_reset(st);
-	for (int i = 0; i < n; i++)
-		if (remove_parts(db, cfg, &a, ids[i]) != 0) {
+	for (int i = 0; i < n; i++) {
+		if (remove_parts(db, cfg, &v[i]) != 0 || (st = db_prep(db, done)) == NULL) {
 			n = -1;
 			break;
 		}
+		sqlite3_bind_text(st, 1, v[i].id, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			n = -1;
+			break;
+		}
+	}
 	arena_free(&a);
 	return n;
 }

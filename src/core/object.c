@@ -515,7 +515,8 @@ object_upload_finish(struct db *db, const char *tenant_id, const char *id,
 			sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 3, size);
-			sqlite3_bind_blob(st, 4, sha, 32, SQLITE_STATIC);
+			if (sha != NULL)
+				sqlite3_bind_blob(st, 4, sha, 32, SQLITE_STATIC);
 			sqlite3_bind_text(st, 5, blob_key, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 6, now_unix_ms());
 			/* The webhook is queued in the same transaction: a

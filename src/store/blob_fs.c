@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -198,5 +200,233 @@ blob_remove(const struct cb_config *cfg, const char *key)
 	if (!key_ok(key))
 		return -1;
 	blob_path(cfg, key, path, sizeof path);
+	return unlink(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* ---- multipart upload files ------------------------------------------ */
+
+static int
+upload_path(const struct cb_config *cfg, const char *key, char *out, size_t len)
+{
+	if (!key_ok(key)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((size_t)snprintf(out, len, "%s/blobs/uploads/%s", cfg->data_dir, key) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Lock fd (how), then check it is still the file at path. */
+static int
+lock_same(int fd, const char *path, int how)
+{
+	struct stat a, b;
+
+	while (flock(fd, how) != 0)
+		if (errno != EINTR)
+			return -1;
+	if (fstat(fd, &a) != 0)
+		return -1;
+	if (stat(path, &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+		errno = ESTALE;
+		return -1;
+	}
+	return 0;
+}
+
+int
+blob_part_begin(const struct cb_config *cfg, const char *key, int64_t off,
+    int64_t len, struct blob_part *p)
+{
+	char path[4096], dir[4096];
+	struct flock fl;
+	gcry_md_hd_t h;
+	int e;
+
+	memset(p, 0, sizeof *p);
+	p->fd = -1;
+	p->off = off;
+	if (upload_path(cfg, key, path, sizeof path) != 0)
+		return -1;
+	snprintf(dir, sizeof dir, "%s/blobs/uploads", cfg->data_dir);
+	if (mkdirs(dir) != 0)
+		return -1;
+	if ((p->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0)
+		return -1;
+	/* Open-file-description lock on the part's bytes: per descriptor,
+	 * so it holds between processes and between requests of one. */
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = off;
+	fl.l_len = len > 0 ? len : 1;
+	errno = 0;
+	if (lock_same(p->fd, path, LOCK_SH) != 0)
+		goto fail;
+	while (fcntl(p->fd, F_OFD_SETLKW, &fl) != 0)
+		if (errno != EINTR)
+			goto fail;
+	if (gcry_md_open(&h, GCRY_MD_SHA256, 0) != 0) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	p->sha = h;
+	return 0;
+fail:
+	e = errno ? errno : EIO;
+	close(p->fd);
+	p->fd = -1;
+	errno = e;
+	return -1;
+}
+
+int
+blob_part_write(struct blob_part *p, const void *buf, size_t n)
+{
+	const char *c = buf;
+
+	gcry_md_write((gcry_md_hd_t)p->sha, buf, n);
+	while (n > 0) {
+		ssize_t k = pwrite(p->fd, c, n, p->off + p->size);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		c += k;
+		n -= (size_t)k;
+		p->size += k;
+	}
+	return 0;
+}
+
+int
+blob_part_end(struct blob_part *p, unsigned char sha[32])
+{
+	memcpy(sha, gcry_md_read((gcry_md_hd_t)p->sha, GCRY_MD_SHA256), 32);
+	return fdatasync(p->fd);
+}
+
+void
+blob_part_close(struct blob_part *p)
+{
+	if (p->sha)
+		gcry_md_close((gcry_md_hd_t)p->sha);
+	p->sha = NULL;
+	if (p->fd >= 0)
+		close(p->fd);   /* releases the lock */
+	p->fd = -1;
+}
+
+int
+blob_upload_seal(const struct cb_config *cfg, const char *key, int64_t *size,
+    int *fdp)
+{
+	char path[4096];
+	struct stat st;
+	int fd, e;
+
+	*fdp = -1;
+	if (upload_path(cfg, key, path, sizeof path) != 0)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (lock_same(fd, path, LOCK_EX) != 0 || fstat(fd, &st) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	*size = st.st_size;
+	*fdp = fd;
+	return 0;
+}
+
+int
+blob_hash(const struct cb_config *cfg, const char *key, unsigned char sha[32])
+{
+	size_t bufsz = 1024 * 1024;
+	gcry_md_hd_t h;
+	int64_t size;
+	char *buf;
+	ssize_t n;
+	int fd, e = 0;
+
+	if (blob_open(cfg, key, &fd, &size) != 0)
+		return -1;
+	if ((buf = malloc(bufsz)) == NULL || gcry_md_open(&h, GCRY_MD_SHA256, 0) != 0) {
+		free(buf);
+		close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	while ((n = read(fd, buf, bufsz)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			break;
+		}
+		gcry_md_write(h, buf, (size_t)n);
+	}
+	if (e == 0)
+		memcpy(sha, gcry_md_read(h, GCRY_MD_SHA256), 32);
+	gcry_md_close(h);
+	free(buf);
+	close(fd);
+	errno = e;
+	return e ? -1 : 0;
+}
+
+int
+blob_upload_commit(const struct cb_config *cfg, const char *key,
+    const char *final_key)
+{
+	char from[4096], to[4096], dir[4096], *slash;
+	int dfd, fd;
+
+	if (upload_path(cfg, key, from, sizeof from) != 0 || !key_ok(final_key)) {
+		errno = EINVAL;
+		return -1;
+	}
+	blob_path(cfg, final_key, to, sizeof to);
+	strlcpy_cb(dir, to, sizeof dir);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	/* The parts were synced as they arrived; the size is metadata. */
+	if ((fd = open(from, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fsync(fd) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	if (mkdirs(dir) != 0 || rename(from, to) != 0)
+		return -1;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+void
+blob_upload_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+int
+blob_upload_remove(const struct cb_config *cfg, const char *key)
+{
+	char path[4096];
+
+	if (upload_path(cfg, key, path, sizeof path) != 0)
+		return -1;
 	return unlink(path) != 0 && errno != ENOENT ? -1 : 0;
 }

@@ -146,6 +146,8 @@ const char *const db_migrations[] = {
 	"  THEN 'audio' ELSE 'file' END;"
 	"CREATE INDEX objects_all ON objects(tenant_id, created_at, id)"
 	"  WHERE deleted_at IS NULL;"
+	"CREATE INDEX objects_uploads ON objects(upload_id)"
+	"  WHERE upload_id IS NOT NULL AND part_count > 0;"
 	"CREATE TABLE upload_parts ("
 	"  object_id TEXT NOT NULL REFERENCES objects(id) ON DELETE CASCADE,"
 	"  part_number INTEGER NOT NULL,"

@@ -20,6 +20,7 @@ const uniq = (p) => `${p}-${process.pid}-${++seq}`;
 const dbPath = () => path.join(stack.dirs.localstatedir, 'lib/cubby/cubby.db');
 const sql = (q) => spawnSync('sqlite3', [dbPath(), q], { encoding: 'utf8' }).stdout.trim();
 const blobCount = (uuid) => sql(`SELECT count(*) FROM upload_parts WHERE object_id='${uuid}'`);
+const uploadFile = (uuid, up) => path.join(stack.dirs.localstatedir, 'lib/cubby/blobs/uploads', `${uuid}-${up}`);
 const MiB = 1024 * 1024;
 
 function sub(label) {
@@ -179,7 +180,7 @@ test('multipart: 3 parts, a re-sent part, a missing part, wrong etags, an expire
   const uuid = uuidOf(a.id), past = Date.now() - 1000;
   isErr(await req(f.base, 'PUT', `/v1/uploads/${a.id}/parts/3?upload_id=${up.upload_id}&expires=${past}&signature=${partSig(uuid, up.upload_id, 3, past)}`, { body: part(3) }), 403, 'upload_expired');
   isErr(await req(f.base, 'PUT', p3.json.data.url.replace('/parts/3', '/parts/2'), { body: part(2) }), 403, 'invalid_signature');
-  isErr(await req(f.base, 'PUT', p3.json.data.url.replace(/signature=./, 'signature=0'), { body: part(3) }), 403, 'invalid_signature');
+  isErr(await req(f.base, 'PUT', p3.json.data.url.replace(/signature=([0-9a-f])/, (m, c) => 'signature=' + (c === '0' ? '1' : '0')), { body: part(3) }), 403, 'invalid_signature');
   // part 1 re-sent with other bytes, then again with the right ones
   const p1 = await presign(1);
   const wrong = crypto.randomBytes(5 * MiB);
@@ -195,8 +196,16 @@ test('multipart: 3 parts, a re-sent part, a missing part, wrong etags, an expire
   const done = await req(f.base, 'POST', `/v1/assets/${a.id}/complete`, { key: k.write, body: { upload_id: up.upload_id, parts } });
   assert.equal(done.status, 200, done.text);
   assert.equal(done.json.data.status, 'active');
-  assert.equal(done.json.data.sha256, sha(bytes));
-  assert.equal(blobCount(uuid), '0', 'parts are removed once assembled');
+  assert.equal(done.json.data.size_bytes, bytes.length);
+  // the whole file's SHA-256 comes from processing, off the request
+  let digest = done.json.data.sha256;
+  for (let i = 0; i < 50 && digest === null; i++) {
+    await sleep(100);
+    digest = (await req(f.base, 'GET', `/v1/assets/${a.id}`, { key: k.read })).json.data.sha256;
+  }
+  assert.equal(digest, sha(bytes));
+  assert.equal(blobCount(uuid), '0', 'part rows are removed once complete');
+  assert.ok(!fs.existsSync(uploadFile(uuid, up.upload_id)), 'the upload file became the blob');
   const dl = await req(f.base, 'GET', (await req(f.base, 'GET', `/v1/assets/${a.id}/url`, { key: k.read })).json.data.url);
   assert.ok(dl.buf.equals(bytes), 'byte-exact');
   // the upload is over: parts and complete are refused
@@ -222,6 +231,7 @@ test('multipart: abort removes parts and the reservation; abandoned uploads expi
   const ab = await req(f.base, 'POST', `/v1/assets/${a.id}/abort`, { key: k.write, body: { upload_id: up.upload_id } });
   assert.equal(ab.status, 200, ab.text);
   assert.equal(blobCount(uuidOf(a.id)), '0');
+  assert.ok(!fs.existsSync(uploadFile(uuidOf(a.id), up.upload_id)), 'the parts are gone');
   assert.equal(sql(`SELECT used_bytes FROM tenants WHERE id='${k.id}'`), '0');
   assert.equal((await req(f.base, 'GET', `/v1/assets/${a.id}`, { key: k.read })).json.data.status, 'failed');
   assert.equal((await req(f.base, 'POST', `/v1/assets/${a.id}/abort`, { key: k.write, body: { upload_id: up.upload_id } })).status, 200, 'idempotent');
@@ -232,6 +242,7 @@ test('multipart: abort removes parts and the reservation; abandoned uploads expi
   assert.equal(up2.part_count, 1);
   const p2 = await req(f.base, 'POST', `/v1/assets/${a2.id}/parts`, { key: k.write, body: { upload_id: up2.upload_id, part_number: 1 } });
   assert.equal((await req(f.base, 'PUT', p2.json.data.url, { body: crypto.randomBytes(6 * MiB) })).status, 200);
+  assert.ok(fs.existsSync(uploadFile(uuidOf(a2.id), up2.upload_id)));
   sql(`UPDATE objects SET upload_expires_at = 1 WHERE id = '${uuidOf(a2.id)}'`);
   let status;
   for (let i = 0; i < 100 && status !== 'failed'; i++) {
@@ -241,6 +252,7 @@ test('multipart: abort removes parts and the reservation; abandoned uploads expi
   assert.equal(status, 'failed');
   for (let i = 0; i < 100 && blobCount(uuidOf(a2.id)) !== '0'; i++) await sleep(100);
   assert.equal(blobCount(uuidOf(a2.id)), '0');
+  assert.ok(!fs.existsSync(uploadFile(uuidOf(a2.id), up2.upload_id)), 'the sweep removed the upload file');
   assert.equal(sql(`SELECT used_bytes FROM tenants WHERE id='${k.id}'`), '0');
 }));
 
@@ -368,4 +380,26 @@ test('isolation: account B gets 404 on every id of account A', (t) => eachFront(
   assert.equal((await req(f.base, 'GET', `/v1/spaces/${s.id}`, { key: A.read })).json.data.asset_count, 1);
   // the key A listed still works
   assert.equal((await req(f.base, 'GET', '/v1/usage', { key: A.read })).status, 200);
+}));
+
+test('multipart: racing attempts at one part leave one of them whole, never a mix', (t) => eachFront(t, stack, async (f) => {
+  const k = await account(f.base);
+  const size = 6 * MiB;
+  const c = await req(f.base, 'POST', '/v1/assets', { key: k.write, body: { filename: 'race.bin', size_bytes: size, multipart: true } });
+  const a = c.json.data.asset, up = c.json.data.upload;
+  const x = crypto.randomBytes(size), y = crypto.randomBytes(size);
+  const urls = await Promise.all([1, 2].map(async () =>
+    (await req(f.base, 'POST', `/v1/assets/${a.id}/parts`, { key: k.write, body: { upload_id: up.upload_id, part_number: 1 } })).json.data.url));
+  const rs = await Promise.all([req(f.base, 'PUT', urls[0], { body: x }), req(f.base, 'PUT', urls[1], { body: y })]);
+  assert.deepEqual(rs.map((r) => r.status), [200, 200]);
+  const done = await req(f.base, 'POST', `/v1/assets/${a.id}/complete`, { key: k.write, body: { upload_id: up.upload_id } });
+  assert.equal(done.status, 200, done.text);
+  const got = (await req(f.base, 'GET', (await req(f.base, 'GET', `/v1/assets/${a.id}/url`, { key: k.read })).json.data.url)).buf;
+  assert.ok(got.equals(x) || got.equals(y), 'one attempt, whole');
+  let digest = null;
+  for (let i = 0; i < 50 && digest === null; i++) {
+    await sleep(100);
+    digest = (await req(f.base, 'GET', `/v1/assets/${a.id}`, { key: k.read })).json.data.sha256;
+  }
+  assert.equal(digest, sha(got));
 }));
