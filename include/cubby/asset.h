@@ -48,9 +48,10 @@ struct asset_filter {
 	const char *search;
 	int64_t modified_after;     /* ms, or -1 */
 	int64_t limit;
-	int has_cursor;
+	int has_cursor;             /* plain listings: (created, id) */
 	int64_t cursor_created;
 	const char *cursor_id;
+	int64_t cursor_seq;         /* searches: the last seq seen, 0 = none */
 };
 
 struct part_ref {
@@ -95,10 +96,11 @@ int asset_part_begin(struct db *db, struct arena *a, const char *id,
  * where part n starts in it. */
 void asset_upload_key(const struct object *o, char key[80]);
 int64_t asset_part_offset(const struct object *o, int64_t part);
-/* Record a written part (replacing an earlier attempt) and push the
- * upload's idle expiry. 0, 409 (no longer in progress), 500. */
+/* Record a written part (replacing an earlier attempt) under its etag (a
+ * token naming this attempt) and push the upload's idle expiry. 0, 409
+ * (no longer in progress), 500. */
 int asset_part_record(struct db *db, const struct object *o, int64_t part,
-    int64_t size, const unsigned char sha[32]);
+    int64_t size, const char *etag);
 /* Forget a part whose PUT failed after it started writing (its bytes are
  * no longer what the row says). Inside no transaction. */
 int asset_part_forget(struct db *db, const struct object *o, int64_t part);
@@ -125,7 +127,13 @@ int asset_update(struct db *db, struct arena *a, const char *tenant_id,
  * 0, 404 (never the tenant's), 500. */
 int asset_purge(struct db *db, const struct cb_config *cfg,
     const char *tenant_id, const char *id);
-/* Assets newest first, keyset-paged. fn returns 0 to go on. */
+/* 1 when a search for s uses the full-text index (it has a letter or a
+ * digit): its pages are then keyed by seq, not by (created, id). */
+int asset_search_indexed(const char *s);
+/* Assets newest first, keyset-paged. With an indexed search: objects
+ * whose filename or tags hold, in order, words starting with the search's
+ * words (case-insensitive); otherwise a search is a substring match. fn
+ * returns 0 to go on. */
 int asset_list(struct db *db, struct arena *a, const char *tenant_id,
     const struct asset_filter *f,
     int (*fn)(void *arg, const struct object *o), void *arg);
@@ -135,6 +143,11 @@ int asset_reprocess(struct db *db, const char *tenant_id, const char *id);
 
 /* Jobs worker: run up to limit processing jobs; how many, or -1. */
 int asset_process_due(struct db *db, const struct cb_config *cfg, int limit);
+/* Jobs worker: when the search index has more than ASSET_SEARCH_SEGMENTS
+ * segments, merge them into one, for up to budget_ms per call. 1 when
+ * there is nothing (more) to do, 0 when work is left, -1 on error. */
+#define ASSET_SEARCH_SEGMENTS 10
+int asset_search_merge(struct db *db, int budget_ms);
 /* Jobs worker: remove the parts of multipart uploads that failed, were
  * aborted or deleted; how many, or -1. */
 int asset_sweep_parts(struct db *db, const struct cb_config *cfg, int limit);

@@ -50,11 +50,13 @@ struct blob_part {
 };
 
 /* Open (create) the upload file and start writing a part of len bytes
- * at off (waits for another attempt at the same part to finish). */
+ * at off (waits for another attempt at the same part to finish); hash:
+ * compute its SHA-256 on the way. */
 int blob_part_begin(const struct cb_config *cfg, const char *key, int64_t off,
-    int64_t len, struct blob_part *p);
+    int64_t len, int hash, struct blob_part *p);
 int blob_part_write(struct blob_part *p, const void *buf, size_t n);
-/* fdatasync the part and give its SHA-256; the lock is kept until close. */
+/* fdatasync the part; its SHA-256 into sha when it was hashed (sha may be
+ * NULL). The lock is kept until close. */
 int blob_part_end(struct blob_part *p, unsigned char sha[32]);
 void blob_part_close(struct blob_part *p);
 /* Lock the upload file exclusively (no part in flight): its size into

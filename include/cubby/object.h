@@ -41,6 +41,7 @@ struct object {
 	const char *upload_id;          /* multipart upload in progress, or NULL */
 	int64_t part_size, part_count;  /* multipart: 0 when single PUT */
 	const char *thumb_key, *preview_key;    /* derived blobs, or NULL */
+	int64_t seq;                    /* search listings: place in the index */
 };
 
 struct upload_request {

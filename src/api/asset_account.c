@@ -15,17 +15,6 @@
 
 static const char *const scope_names[] = { NULL, "read", "write", "admin" };
 
-static struct json_object *
-iso_or_null(int64_t ms)
-{
-	char b[32];
-
-	if (ms <= 0)
-		return NULL;
-	fmt_iso8601_ms(b, sizeof b, ms);
-	return json_object_new_string(b);
-}
-
 /* scopes: the key's scope and those it inherits, lowest first. */
 static struct json_object *
 scopes_of(int scope)
@@ -46,9 +35,9 @@ key_render(const struct apikey_info *k)
 	json_object_object_add(j, "name", json_object_new_string(k->name));
 	json_object_object_add(j, "scopes", scopes_of(k->scope));
 	json_object_object_add(j, "hint", json_object_new_string(k->hint));
-	json_object_object_add(j, "created_at", iso_or_null(k->created_at));
-	json_object_object_add(j, "last_used_at", iso_or_null(k->last_used_at));
-	json_object_object_add(j, "revoked_at", iso_or_null(k->revoked_at));
+	json_object_object_add(j, "created_at", asset_iso(k->created_at));
+	json_object_object_add(j, "last_used_at", asset_iso(k->last_used_at));
+	json_object_object_add(j, "revoked_at", asset_iso(k->revoked_at));
 	return j;
 }
 
@@ -181,7 +170,7 @@ account_reply(struct cb_req *r)
 	json_object_object_add(j, "plan", json_object_new_string(acc.plan));
 	json_object_object_add(j, "status", json_object_new_string(acc.status));
 	json_object_object_add(j, "quota_bytes", json_object_new_int64(t.quota_bytes));
-	json_object_object_add(j, "created_at", iso_or_null(t.created_at));
+	json_object_object_add(j, "created_at", asset_iso(t.created_at));
 	return asset_reply(r, 200, j, NULL);
 }
 

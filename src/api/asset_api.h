@@ -15,6 +15,8 @@ struct space;
 /* { "data": data, "meta": meta } (meta may be NULL). Takes both. */
 int asset_reply(struct cb_req *r, int status, struct json_object *data,
     struct json_object *meta);
+/* ISO 8601 of a time in ms, or JSON null for 0. */
+struct json_object *asset_iso(int64_t ms);
 /* The tenant of the request's key. */
 const char *asset_tenant(struct cb_req *r);
 /* "ast_" + 32 hex of an object id; "spc_" of a space id. */

@@ -176,7 +176,8 @@ list_one(void *arg, const struct object *o)
 	return 0;
 }
 
-/* cursor: base64url of "<created ms>.<uuid>" */
+/* cursor: base64url of "<created ms>.<uuid>", or of "s.<seq>" for a
+ * search's pages */
 static int
 parse_cursor(struct cb_req *r, const char *s, struct asset_filter *f)
 {
@@ -188,6 +189,12 @@ parse_cursor(struct cb_req *r, const char *s, struct asset_filter *f)
 	if (len <= 0)
 		return req_field_error(r, "cursor", "bad cursor");
 	dec[len] = '\0';
+	if (strncmp(dec, "s.", 2) == 0) {
+		if (parse_ll(dec + 2, 1, INT64_MAX, &c) != 0)
+			return req_field_error(r, "cursor", "bad cursor");
+		f->cursor_seq = c;
+		return 0;
+	}
 	if ((dot = strchr(dec, '.')) == NULL)
 		return req_field_error(r, "cursor", "bad cursor");
 	*dot = '\0';
@@ -214,6 +221,13 @@ asset_api_list(struct cb_req *r)
 		req_field_error(r, "limit", "limit must be 1 to 200");
 	if ((s = req_query(r, "cursor")) != NULL && *s)
 		parse_cursor(r, s, &f);
+	/* A cursor belongs to the kind of listing that made it. */
+	if (r->err.status == 0 && (f.cursor_seq != 0 || f.has_cursor)) {
+		const char *q = req_query(r, "search");
+		int indexed = q != NULL && *q && asset_search_indexed(q);
+		if (indexed != (f.cursor_seq != 0))
+			req_field_error(r, "cursor", "the cursor is from another listing");
+	}
 	if ((s = req_query(r, "status")) != NULL) {
 		if (strcmp(s, "active") == 0)
 			f.state = "completed";
@@ -249,7 +263,9 @@ asset_api_list(struct cb_req *r)
 	meta = json_object_new_object();
 	json_object_object_add(meta, "limit", json_object_new_int64(limit));
 	if (l.n == limit) {
-		char *cur = arena_printf(r->a, "%lld.%s", (long long)l.last.created_at, l.last.id);
+		char *cur = f.search && asset_search_indexed(f.search) ?
+		    arena_printf(r->a, "s.%lld", (long long)l.last.seq) :
+		    arena_printf(r->a, "%lld.%s", (long long)l.last.created_at, l.last.id);
 		char *b64 = arena_alloc(r->a, base64_len(strlen(cur)) + 1);
 		base64url_encode(b64, cur, strlen(cur));
 		json_object_object_add(meta, "next_cursor", json_object_new_string(b64));
@@ -415,8 +431,9 @@ asset_api_part_put(struct cb_req *r)
 	const char *ps = req_param(r, "partNumber");
 	struct blob_part bp;
 	struct object o;
-	unsigned char sha[32];
-	char id[37], key[80], etag[67], *buf;
+	unsigned char sha[32], want[48], rnd[16];
+	char id[37], key[80], etag[67], tag[33], *buf;
+	const char *ck;
 	long long part;
 	long got = 0;
 	int rc = 0;
@@ -433,10 +450,19 @@ asset_api_part_put(struct cb_req *r)
 	rc = asset_part_begin(ctx_db(r->ctx), r->a, id, upload_id, part, r->content_length, &o, &code, &why);
 	if (rc != 0)
 		return fail(r, rc, code, why);
+	/* The client may ask for its bytes to be checked: S3's
+	 * x-amz-checksum-sha256 (base64 of the part's SHA-256). Otherwise
+	 * nothing is hashed here; the whole object's SHA-256 is computed by
+	 * processing after completion. */
+	if ((ck = req_header(r, "x-amz-checksum-sha256")) != NULL &&
+	    (strlen(ck) > 64 || base64_decode(want, ck, strlen(ck)) != 32))
+		return req_fail(r, 400, "validation_error",
+		    "x-amz-checksum-sha256 must be the base64 of 32 bytes");
 	/* Straight into the upload file at the part's offset: completing
 	 * the upload is then a rename, not a copy. */
 	asset_upload_key(&o, key);
-	if (blob_part_begin(r->ctx->cfg, key, asset_part_offset(&o, part), r->content_length, &bp) != 0) {
+	if (blob_part_begin(r->ctx->cfg, key, asset_part_offset(&o, part), r->content_length,
+	    ck != NULL, &bp) != 0) {
 		if (errno == ESTALE)
 			return req_fail(r, 409, "upload_not_in_progress",
 			    "the upload was completed or aborted meanwhile");
@@ -468,7 +494,17 @@ asset_api_part_put(struct cb_req *r)
 		blob_part_close(&bp);
 		return req_fail(r, 500, "internal_error", "storage write failed");
 	}
-	rc = asset_part_record(ctx_db(r->ctx), &o, part, bp.size, sha);
+	if (ck != NULL && !ct_equal(sha, want, 32)) {
+		asset_part_forget(ctx_db(r->ctx), &o, part);
+		blob_part_close(&bp);
+		return req_fail(r, 400, "checksum_mismatch",
+		    "the part's SHA-256 is not x-amz-checksum-sha256: send it again");
+	}
+	/* The ETag names this attempt: complete checks the client's list
+	 * against the attempts stored. */
+	crypto_random(rnd, sizeof rnd);
+	hex_encode(tag, rnd, sizeof rnd);
+	rc = asset_part_record(ctx_db(r->ctx), &o, part, bp.size, tag);
 	blob_part_close(&bp);
 	if (rc != 0) {
 		if (rc != 409)
@@ -478,10 +514,7 @@ asset_api_part_put(struct cb_req *r)
 		return req_fail(r, 409, "upload_not_in_progress",
 		    "the upload was completed or aborted meanwhile");
 	}
-	etag[0] = '"';
-	hex_encode(etag + 1, sha, 32);
-	etag[65] = '"';
-	etag[66] = '\0';
+	snprintf(etag, sizeof etag, "\"%s\"", tag);
 	resp_header(r, "ETag", etag);
 	{
 		struct json_object *d = json_object_new_object();

@@ -67,8 +67,8 @@ asset_signed_url(struct cb_req *r, const struct object *o, int64_t ttl_s,
 	    req_origin(r), o->id, tok, (long long)exp);
 }
 
-static struct json_object *
-iso(int64_t ms)
+struct json_object *
+asset_iso(int64_t ms)
 {
 	char b[32];
 
@@ -110,8 +110,8 @@ asset_render(struct cb_req *r, const struct object *o)
 	 * until an asset has them, these are null. */
 	json_object_object_add(j, "thumb_url", NULL);
 	json_object_object_add(j, "preview_url", NULL);
-	json_object_object_add(j, "created_at", iso(o->created_at));
-	json_object_object_add(j, "updated_at", iso(o->updated_at));
+	json_object_object_add(j, "created_at", asset_iso(o->created_at));
+	json_object_object_add(j, "updated_at", asset_iso(o->updated_at));
 	return j;
 }
 
@@ -129,8 +129,8 @@ space_render(struct cb_req *r, const struct space *s)
 	json_object_object_add(j, "share_url", json_object_new_string(arena_printf(r->a,
 	    "%s/v1/public/spaces/%s", req_origin(r), s->short_id)));
 	json_object_object_add(j, "asset_count", json_object_new_int64(s->asset_count));
-	json_object_object_add(j, "created_at", iso(s->created_at));
-	json_object_object_add(j, "updated_at", iso(s->updated_at));
+	json_object_object_add(j, "created_at", asset_iso(s->created_at));
+	json_object_object_add(j, "updated_at", asset_iso(s->updated_at));
 	return j;
 }
 

@@ -287,11 +287,11 @@ asset_part_offset(const struct object *o, int64_t part)
 
 int
 asset_part_record(struct db *db, const struct object *o, int64_t part,
-    int64_t size, const unsigned char sha[32])
+    int64_t size, const char *etag)
 {
 	static const char put[] =
 	    "INSERT OR REPLACE INTO upload_parts (object_id, part_number, size_bytes,"
-	    " sha256, blob_key, created_at) VALUES (?1, ?2, ?3, ?4, '', ?5)";
+	    " etag, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 	static const char touch[] =
 	    "UPDATE objects SET upload_expires_at = ?3, updated_at = ?4"
 	    " WHERE id = ?1 AND upload_id = ?2 AND state = 'pending'";
@@ -324,7 +324,7 @@ asset_part_record(struct db *db, const struct object *o, int64_t part,
 	sqlite3_bind_text(st, 1, o->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, part);
 	sqlite3_bind_int64(st, 3, size);
-	sqlite3_bind_blob(st, 4, sha, 32, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, etag, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
 	sqlite3_reset(st);
@@ -355,7 +355,7 @@ asset_part_forget(struct db *db, const struct object *o, int64_t part)
 
 struct part_row {
 	int64_t number, size;
-	unsigned char sha[32];
+	char etag[40];
 };
 
 /* The stored parts of an upload, in order, into arena memory. -1 on error. */
@@ -363,7 +363,7 @@ static long
 load_parts(struct db *db, struct arena *a, const char *id, struct part_row **out)
 {
 	static const char sql[] =
-	    "SELECT part_number, size_bytes, sha256 FROM upload_parts"
+	    "SELECT part_number, size_bytes, etag FROM upload_parts"
 	    " WHERE object_id = ?1 ORDER BY part_number";
 	sqlite3_stmt *st = db_prep(db, sql);
 	size_t n = 0, cap = 16;
@@ -382,9 +382,7 @@ load_parts(struct db *db, struct arena *a, const char *id, struct part_row **out
 		}
 		v[n].number = sqlite3_column_int64(st, 0);
 		v[n].size = sqlite3_column_int64(st, 1);
-		memset(v[n].sha, 0, 32);
-		if (sqlite3_column_bytes(st, 2) == 32)
-			memcpy(v[n].sha, sqlite3_column_blob(st, 2), 32);
+		strlcpy_cb(v[n].etag, (const char *)sqlite3_column_text(st, 2), sizeof v[n].etag);
 		n++;
 	}
 	sqlite3_reset(st);
@@ -435,10 +433,7 @@ settle(struct db *db, const struct cb_config *cfg, const char *tenant_id,
 	}
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
-	if (kind)
-		sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_text(st, 3, "file", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, kind ? kind : "file", -1, SQLITE_STATIC);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
 	sqlite3_reset(st);
 	if (rc == 0)
@@ -521,21 +516,19 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 		if ((int64_t)nparts != out->part_count)
 			FAIL(400, "validation_error", "parts must list every part of the upload once");
 		for (size_t i = 0; i < nparts; i++) {
-			char hex[65];
 			int64_t k = parts[i].number;
 			if (k != (int64_t)i + 1)
 				FAIL(400, "validation_error", "parts must list part numbers 1..n in order");
-			hex_encode(hex, p[i].sha, 32);
 			if (parts[i].etag != NULL) {
 				const char *e = parts[i].etag;
-				size_t el = strlen(e);
-				if (el == 66 && e[0] == '"' && e[65] == '"') {
+				size_t el = strlen(e), want = strlen(p[i].etag);
+				if (el == want + 2 && e[0] == '"' && e[el - 1] == '"') {
 					e++;
 					el -= 2;
 				}
-				if (el != 64 || !ct_equal(e, hex, 64)) {
+				if (el != want || !ct_equal(e, p[i].etag, want)) {
 					*code = "part_mismatch";
-					*why = arena_printf(a, "part %lld: the etag does not match the stored part",
+					*why = arena_printf(a, "part %lld: the etag is not the stored attempt's",
 					    (long long)k);
 					return 400;
 				}
@@ -765,33 +758,37 @@ done:
 	return rc;
 }
 
-/* The FTS5 phrase for a search term: "term" with quotes doubled. */
-static char *
-fts_phrase(struct arena *a, const char *s)
+int
+asset_search_indexed(const char *s)
 {
-	size_t n = strlen(s), k = 0;
-	char *q = arena_alloc(a, 2 * n + 3);
+	for (; *s; s++)
+		if (((unsigned char)*s >= '0' && (unsigned char)*s <= '9') ||
+		    ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z') || (unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
 
-	q[k++] = '"';
+/* The FTS5 query for a tenant's search: its tenant token AND the words
+ * as one phrase, the last one a prefix: t<hex> AND "w1 w2 w3" * */
+static char *
+fts_query(struct arena *a, const char *tenant_id, const char *s)
+{
+	size_t n = strlen(s), k;
+	char *q = arena_alloc(a, 2 * n + 64);
+
+	k = (size_t)snprintf(q, 64, "t");
+	for (const char *t = tenant_id; *t; t++)
+		if (*t != '-')
+			q[k++] = *t;
+	memcpy(q + k, " AND \"", 6);
+	k += 6;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '"')
 			q[k++] = '"';
 		q[k++] = s[i];
 	}
-	q[k++] = '"';
-	q[k] = '\0';
+	memcpy(q + k, "\" *", 4);   /* with the NUL */
 	return q;
-}
-
-static size_t
-utf8_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
 }
 
 int
@@ -804,35 +801,34 @@ asset_list(struct db *db, struct arena *a, const char *tenant_id,
 	" AND (?4 IS NULL OR o.updated_at > ?4)"
 #define A_LIKE \
 	" AND (?5 IS NULL OR instr(lower(o.name || ' ' || coalesce(o.labels, '')), lower(?5)) > 0)"
-	/* Without a search, or with one too short for the trigram index: walk
-	 * objects_all newest first. With one: the index says which objects
-	 * match, and only those are sorted. */
+	/* Without an indexed search: walk objects_all newest first. With one:
+	 * walk the index's matches newest first (rowid = -creation order),
+	 * joined to their objects, and stop after a page. */
 	static const char first[] =
-	    "SELECT " OBJ_COLS_O " FROM objects o"
+	    "SELECT " OBJ_COLS_O ", 0 FROM objects o"
 	    " WHERE o.tenant_id = ?1 AND o.deleted_at IS NULL" A_FILTERS A_LIKE
 	    " ORDER BY o.created_at DESC, o.id DESC LIMIT ?8";
 	static const char next[] =
-	    "SELECT " OBJ_COLS_O " FROM objects o"
+	    "SELECT " OBJ_COLS_O ", 0 FROM objects o"
 	    " WHERE o.tenant_id = ?1 AND o.deleted_at IS NULL" A_FILTERS A_LIKE
 	    " AND (o.created_at, o.id) < (?6, ?7)"
 	    " ORDER BY o.created_at DESC, o.id DESC LIMIT ?8";
 	static const char fts[] =
-	    "SELECT " OBJ_COLS_O " FROM asset_search s"
-	    " CROSS JOIN asset_search_ids m ON m.n = s.rowid"
+	    "SELECT " OBJ_COLS_O ", m.n FROM asset_search s"
+	    " CROSS JOIN asset_search_ids m ON m.n = -s.rowid"
 	    " CROSS JOIN objects o ON o.id = m.object_id"
-	    " WHERE asset_search MATCH ?9 AND o.tenant_id = ?1 AND o.deleted_at IS NULL"
-	    A_FILTERS A_LIKE
-	    " AND (?6 IS NULL OR (o.created_at, o.id) < (?6, ?7))"
-	    " ORDER BY o.created_at DESC, o.id DESC LIMIT ?8";
-	const char *sql, *phrase = NULL;
+	    " WHERE asset_search MATCH ?9 AND (?10 = 0 OR s.rowid > -?10)"
+	    " AND o.tenant_id = ?1 AND o.deleted_at IS NULL" A_FILTERS
+	    " ORDER BY s.rowid LIMIT ?8";
+	const char *sql, *query = NULL;
 	sqlite3_stmt *st;
 	int rc;
 
 	if (f->none)
 		return 0;
-	if (f->search != NULL && utf8_chars(f->search) >= 3) {
+	if (f->search != NULL && asset_search_indexed(f->search)) {
 		sql = fts;
-		phrase = fts_phrase(a, f->search);
+		query = fts_query(a, tenant_id, f->search);
 	} else {
 		sql = f->has_cursor ? next : first;
 	}
@@ -845,22 +841,28 @@ asset_list(struct db *db, struct arena *a, const char *tenant_id,
 		sqlite3_bind_text(st, 3, f->kind, -1, SQLITE_STATIC);
 	if (f->modified_after >= 0)
 		sqlite3_bind_int64(st, 4, f->modified_after);
-	if (f->search)
-		sqlite3_bind_text(st, 5, f->search, -1, SQLITE_STATIC);
-	if (f->has_cursor) {
-		sqlite3_bind_int64(st, 6, f->cursor_created);
-		sqlite3_bind_text(st, 7, f->cursor_id, -1, SQLITE_STATIC);
+	if (query) {
+		sqlite3_bind_text(st, 9, query, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 10, f->cursor_seq);
+	} else {
+		if (f->search)
+			sqlite3_bind_text(st, 5, f->search, -1, SQLITE_STATIC);
+		if (f->has_cursor) {
+			sqlite3_bind_int64(st, 6, f->cursor_created);
+			sqlite3_bind_text(st, 7, f->cursor_id, -1, SQLITE_STATIC);
+		}
 	}
 	sqlite3_bind_int64(st, 8, f->limit);
-	if (phrase)
-		sqlite3_bind_text(st, 9, phrase, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct object o;
 		object_row(a, st, &o);
+		o.seq = sqlite3_column_int64(st, 26);
 		if (fn(arg, &o) != 0)
 			break;
 	}
 	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		log_err("asset: listing: %s", db_errmsg(db));
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : 500;
 #undef A_FILTERS
 #undef A_LIKE
@@ -972,6 +974,52 @@ asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
 		ran++;
 	}
 	return ran;
+}
+
+int
+asset_search_merge(struct db *db, int budget_ms)
+{
+	/* Inserts leave FTS5 segments on several levels; each costs every
+	 * search a seek per word (at a million assets, some twenty segments
+	 * make a search five times dearer than one). Past a threshold, merge
+	 * them all into one, a few pages per step, over as many sweeps as it
+	 * takes (a negative 'merge' is an incremental 'optimize'). */
+	static const char segs[] = "SELECT count(DISTINCT segid) FROM asset_search_idx";
+	static const char merge[] =
+	    "INSERT INTO asset_search (asset_search, rank) VALUES ('merge', -64)";
+	static int merging;     /* a full merge is under way (jobs worker) */
+	uint64_t until = now_mono_us() + (uint64_t)budget_ms * 1000;
+	sqlite3_stmt *st;
+	int rc, n = 0;
+
+	if (!merging) {
+		if ((st = db_prep(db, segs)) == NULL)
+			return -1;
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			n = sqlite3_column_int(st, 0);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW)
+			return -1;
+		if (n <= ASSET_SEARCH_SEGMENTS)
+			return 1;
+		merging = 1;
+	}
+	do {
+		int before = sqlite3_total_changes(db_handle(db));
+
+		if ((st = db_prep(db, merge)) == NULL)
+			return -1;
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return -1;
+		/* Fewer than two pages written: one segment is left. */
+		if (sqlite3_total_changes(db_handle(db)) - before < 2) {
+			merging = 0;
+			return 1;
+		}
+	} while (now_mono_us() < until);
+	return 0;
 }
 
 int

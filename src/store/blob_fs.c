@@ -239,7 +239,7 @@ lock_same(int fd, const char *path, int how)
 
 int
 blob_part_begin(const struct cb_config *cfg, const char *key, int64_t off,
-    int64_t len, struct blob_part *p)
+    int64_t len, int hash, struct blob_part *p)
 {
 	char path[4096], dir[4096];
 	struct flock fl;
@@ -269,11 +269,13 @@ blob_part_begin(const struct cb_config *cfg, const char *key, int64_t off,
 	while (fcntl(p->fd, F_OFD_SETLKW, &fl) != 0)
 		if (errno != EINTR)
 			goto fail;
-	if (gcry_md_open(&h, GCRY_MD_SHA256, 0) != 0) {
-		errno = ENOMEM;
-		goto fail;
+	if (hash) {
+		if (gcry_md_open(&h, GCRY_MD_SHA256, 0) != 0) {
+			errno = ENOMEM;
+			goto fail;
+		}
+		p->sha = h;
 	}
-	p->sha = h;
 	return 0;
 fail:
 	e = errno ? errno : EIO;
@@ -288,7 +290,8 @@ blob_part_write(struct blob_part *p, const void *buf, size_t n)
 {
 	const char *c = buf;
 
-	gcry_md_write((gcry_md_hd_t)p->sha, buf, n);
+	if (p->sha)
+		gcry_md_write((gcry_md_hd_t)p->sha, buf, n);
 	while (n > 0) {
 		ssize_t k = pwrite(p->fd, c, n, p->off + p->size);
 		if (k < 0 && errno == EINTR)
@@ -305,7 +308,8 @@ blob_part_write(struct blob_part *p, const void *buf, size_t n)
 int
 blob_part_end(struct blob_part *p, unsigned char sha[32])
 {
-	memcpy(sha, gcry_md_read((gcry_md_hd_t)p->sha, GCRY_MD_SHA256), 32);
+	if (p->sha && sha)
+		memcpy(sha, gcry_md_read((gcry_md_hd_t)p->sha, GCRY_MD_SHA256), 32);
 	return fdatasync(p->fd);
 }
 

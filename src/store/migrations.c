@@ -131,8 +131,10 @@ const char *const db_migrations[] = {
 	 * (labels: the file API's tags stay a string map), multipart upload
 	 * state and derived blobs; tenants gain the account fields and a kept
 	 * total of stored bytes; spaces publish objects. asset_search is a
-	 * trigram index over names and labels, kept by triggers, so a search
-	 * costs what it matches, not what the tenant holds. */
+	 * full-text index over names and labels (and a token naming the
+	 * tenant), kept by triggers; its rowid is minus the object's place in
+	 * creation order, so a search walks it newest first in ascending
+	 * rowid order (FTS5's fast direction) and stops after a page. */
 	"ALTER TABLE objects ADD COLUMN kind TEXT"
 	"  CHECK (kind IS NULL OR kind IN ('video','image','audio','file'));"
 	"ALTER TABLE objects ADD COLUMN labels TEXT;"
@@ -152,8 +154,7 @@ const char *const db_migrations[] = {
 	"  object_id TEXT NOT NULL REFERENCES objects(id) ON DELETE CASCADE,"
 	"  part_number INTEGER NOT NULL,"
 	"  size_bytes INTEGER NOT NULL,"
-	"  sha256 BLOB NOT NULL,"
-	"  blob_key TEXT NOT NULL,"
+	"  etag TEXT NOT NULL,"
 	"  created_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (object_id, part_number)"
 	") WITHOUT ROWID;"
@@ -187,27 +188,28 @@ const char *const db_migrations[] = {
 	"  n INTEGER PRIMARY KEY,"
 	"  object_id TEXT NOT NULL UNIQUE"
 	");"
-	"CREATE VIRTUAL TABLE asset_search USING fts5(body, tokenize = 'trigram');"
+	"CREATE VIRTUAL TABLE asset_search USING fts5(body, prefix = '2 3');"
 	"CREATE TRIGGER objects_search_ins AFTER INSERT ON objects BEGIN"
 	"  INSERT INTO asset_search_ids (object_id) VALUES (new.id);"
 	"  INSERT INTO asset_search (rowid, body) VALUES ("
-	"    (SELECT n FROM asset_search_ids WHERE object_id = new.id),"
-	"    new.name || ' ' || coalesce((SELECT group_concat(value, ' ')"
-	"      FROM json_each(new.labels)), ''));"
+	"    -(SELECT n FROM asset_search_ids WHERE object_id = new.id),"
+	"    't' || replace(new.tenant_id, '-', '') || ' ' || new.name || ' ' ||"
+	"    coalesce((SELECT group_concat(value, ' ') FROM json_each(new.labels)), ''));"
 	"END;"
 	"CREATE TRIGGER objects_search_upd AFTER UPDATE OF name, labels ON objects BEGIN"
-	"  UPDATE asset_search SET body = new.name || ' ' || coalesce((SELECT"
-	"    group_concat(value, ' ') FROM json_each(new.labels)), '')"
-	"  WHERE rowid = (SELECT n FROM asset_search_ids WHERE object_id = new.id);"
+	"  UPDATE asset_search SET body = 't' || replace(new.tenant_id, '-', '') || ' ' ||"
+	"    new.name || ' ' || coalesce((SELECT group_concat(value, ' ')"
+	"    FROM json_each(new.labels)), '')"
+	"  WHERE rowid = -(SELECT n FROM asset_search_ids WHERE object_id = new.id);"
 	"END;"
 	"CREATE TRIGGER objects_search_del AFTER DELETE ON objects BEGIN"
 	"  DELETE FROM asset_search"
-	"  WHERE rowid = (SELECT n FROM asset_search_ids WHERE object_id = old.id);"
+	"  WHERE rowid = -(SELECT n FROM asset_search_ids WHERE object_id = old.id);"
 	"  DELETE FROM asset_search_ids WHERE object_id = old.id;"
 	"END;"
-	"INSERT INTO asset_search_ids (object_id) SELECT id FROM objects;"
-	"INSERT INTO asset_search (rowid, body) SELECT m.n, o.name FROM objects o"
-	"  JOIN asset_search_ids m ON m.object_id = o.id;",
+	"INSERT INTO asset_search_ids (object_id) SELECT id FROM objects ORDER BY created_at, id;"
+	"INSERT INTO asset_search (rowid, body) SELECT -m.n, 't' || replace(o.tenant_id, '-', '')"
+	"  || ' ' || o.name FROM objects o JOIN asset_search_ids m ON m.object_id = o.id;",
 };
 
 const int db_nmigrations = sizeof db_migrations / sizeof db_migrations[0];
