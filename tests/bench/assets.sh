@@ -97,29 +97,10 @@ done
 # 1 GiB multipart upload, 64 MiB parts, 4 in flight, vs one WebDAV PUT.
 size=1073741824; part=67108864
 head -c $size /dev/urandom > "$tmp/body.bin"
-mkdir -p "$tmp/parts"
-split -b $part -d -a 2 "$tmp/body.bin" "$tmp/parts/p"
 upload_cubby() {  # base URL
-	base=$1
-	start=$(date +%s.%N)
-	c=$(curl -sf -X POST "$base/v1/assets" -H "Authorization: Bearer $skey" -H 'Content-Type: application/json' \
-	    -d "{\"filename\":\"big.bin\",\"size_bytes\":$size,\"part_size\":$part}")
-	aid=$(echo "$c" | sed 's/.*"asset":{"id":"\([^"]*\)".*/\1/')
-	up=$(echo "$c" | sed 's/.*"upload_id":"\([^"]*\)".*/\1/')
-	n=1
-	while [ $n -le 16 ]; do
-		u=$(curl -sf -X POST "$base/v1/assets/$aid/parts" -H "Authorization: Bearer $skey" \
-		    -H 'Content-Type: application/json' -d "{\"upload_id\":\"$up\",\"part_number\":$n}" |
-		    sed 's/.*"url":"\([^"]*\)".*/\1/')
-		printf '%s %s\n' "$(printf '%02d' $((n - 1)))" "$u"
-		n=$((n + 1))
-	done > "$tmp/urls"
-	xargs -P 4 -n 2 sh -c 'curl -sf -o /dev/null -X PUT --data-binary @"$0/parts/p$1" "$2"' "$tmp" < "$tmp/urls"
-	curl -sf -o "$tmp/done.json" -X POST "$base/v1/assets/$aid/complete" -H "Authorization: Bearer $skey" \
-	    -H 'Content-Type: application/json' -d "{\"upload_id\":\"$up\"}"
-	grep -q '"status":"active"' "$tmp/done.json" || { echo "multipart upload failed" >&2; cat "$tmp/done.json" >&2; exit 1; }
-	curl -sf -o /dev/null -X DELETE "$base/v1/assets/$aid" -H "Authorization: Bearer $skey"
-	awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f\n", b - a }'
+	t=$(multipart_upload "$1" "$skey" "$tmp/body.bin" $size $part)
+	curl -sf -o /dev/null -X DELETE "$1/v1/assets/$(cat "$tmp/mp.id")" -H "Authorization: Bearer $skey"
+	echo "$t"
 }
 : > "$tmp/up_c"; : > "$tmp/up_u"; : > "$tmp/up_d"; i=0
 while [ $i -lt "$rounds" ]; do
