@@ -460,17 +460,66 @@ drop_parts_rows(struct db *db, const char *id)
 	return rc;
 }
 
+/* Every part present with its size, and (when the client lists them) the
+ * stored attempts' etags. 0, 400 or 500 with *code and *why. */
+static int
+check_parts(struct db *db, struct arena *a, const struct object *o,
+    const struct part_ref *parts, size_t nparts, const char **code,
+    const char **why)
+{
+	struct part_row *p = NULL;
+	long n;
+
+	if ((n = load_parts(db, a, o->id, &p)) < 0)
+		FAIL(500, "internal_error", "could not read the parts");
+	for (int64_t i = 1, j = 0; i <= o->part_count; i++, j++) {
+		if (j >= n || p[j].number != i) {
+			*code = "incomplete_upload";
+			*why = arena_printf(a, "part %lld has not been uploaded", (long long)i);
+			return 400;
+		}
+		if (p[j].size != part_length(o, i)) {
+			*code = "incomplete_upload";
+			*why = arena_printf(a, "part %lld has the wrong size", (long long)i);
+			return 400;
+		}
+	}
+	if (nparts == 0)
+		return 0;
+	if ((int64_t)nparts != o->part_count)
+		FAIL(400, "validation_error", "parts must list every part of the upload once");
+	for (size_t i = 0; i < nparts; i++) {
+		const char *e = parts[i].etag;
+		size_t el, want = strlen(p[i].etag);
+
+		if (parts[i].number != (int64_t)i + 1)
+			FAIL(400, "validation_error", "parts must list part numbers 1..n in order");
+		if (e == NULL)
+			continue;
+		el = strlen(e);
+		if (el == want + 2 && e[0] == '"' && e[el - 1] == '"') {
+			e++;
+			el -= 2;
+		}
+		if (el != want || !ct_equal(e, p[i].etag, want)) {
+			*code = "part_mismatch";
+			*why = arena_printf(a, "part %lld: the etag is not the stored attempt's",
+			    (long long)parts[i].number);
+			return 400;
+		}
+	}
+	return 0;
+}
+
 int
 asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
     const char *tenant_id, const char *id, const char *upload_id,
     const struct part_ref *parts, size_t nparts, struct object *out,
     const char **code, const char **why)
 {
-	struct part_row *p = NULL;
 	unsigned char rnd[8];
 	char key[64], rhex[17], ukey[80];
 	int64_t size = 0;
-	long n;
 	int rc, fd;
 
 	if ((rc = object_load(db, a, tenant_id, id, 0, out)) != 0)
@@ -497,58 +546,35 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 	if (strcmp(out->state, "pending") != 0 || out->upload_id == NULL ||
 	    strcmp(out->upload_id, upload_id) != 0)
 		FAIL(409, "upload_not_in_progress", "this multipart upload is completed or aborted");
-	if ((n = load_parts(db, a, id, &p)) < 0)
-		FAIL(500, "internal_error", "could not read the parts");
-	for (int64_t i = 1, j = 0; i <= out->part_count; i++) {
-		if (j >= n || p[j].number != i) {
-			*code = "incomplete_upload";
-			*why = arena_printf(a, "part %lld has not been uploaded", (long long)i);
-			return 400;
-		}
-		if (p[j].size != part_length(out, i)) {
-			*code = "incomplete_upload";
-			*why = arena_printf(a, "part %lld has the wrong size", (long long)i);
-			return 400;
-		}
-		j++;
-	}
-	if (nparts > 0) {
-		if ((int64_t)nparts != out->part_count)
-			FAIL(400, "validation_error", "parts must list every part of the upload once");
-		for (size_t i = 0; i < nparts; i++) {
-			int64_t k = parts[i].number;
-			if (k != (int64_t)i + 1)
-				FAIL(400, "validation_error", "parts must list part numbers 1..n in order");
-			if (parts[i].etag != NULL) {
-				const char *e = parts[i].etag;
-				size_t el = strlen(e), want = strlen(p[i].etag);
-				if (el == want + 2 && e[0] == '"' && e[el - 1] == '"') {
-					e++;
-					el -= 2;
-				}
-				if (el != want || !ct_equal(e, p[i].etag, want)) {
-					*code = "part_mismatch";
-					*why = arena_printf(a, "part %lld: the etag is not the stored attempt's",
-					    (long long)k);
-					return 400;
-				}
-			}
-		}
-	}
-	/* Under the file's exclusive lock no part PUT is in flight, and every
-	 * row was written by the PUT that wrote its bytes (under the part's
-	 * range lock): the rows checked above describe the file. Its SHA-256
-	 * is computed by processing, off the request. */
+	/* Lock the upload file first: under its exclusive lock no part PUT
+	 * is in flight, and every row was written by the PUT that wrote its
+	 * bytes (under the part's range lock), so the rows read next describe
+	 * the file. Its SHA-256 is computed by processing, off the request. */
 	asset_upload_key(out, ukey);
 	if (blob_upload_seal(cfg, ukey, &size, &fd) != 0) {
-		if (errno == ENOENT || errno == ESTALE)
+		if (errno == ENOENT) {
+			/* No part ever arrived, or another complete took it. */
+			*code = "incomplete_upload";
+			*why = "part 1 has not been uploaded";
+			if (object_load(db, a, tenant_id, id, 0, out) != 0 ||
+			    strcmp(out->state, "pending") != 0)
+				FAIL(409, "upload_not_in_progress", "another request completed or aborted this upload");
+			return 400;
+		}
+		if (errno == ESTALE)
 			FAIL(409, "upload_not_in_progress", "another request completed or aborted this upload");
 		log_err("asset: seal %s: %s", ukey, strerror(errno));
 		FAIL(500, "internal_error", "could not read the upload");
 	}
-	if (size != out->size_bytes) {
+	rc = check_parts(db, a, out, parts, nparts, code, why);
+	if (rc == 0 && size != out->size_bytes) {
+		*code = "incomplete_upload";
+		*why = "the upload's size differs from size_bytes";
+		rc = 400;
+	}
+	if (rc != 0) {
 		blob_upload_unlock(fd);
-		FAIL(400, "incomplete_upload", "the upload's size differs from size_bytes");
+		return rc;
 	}
 	crypto_random(rnd, sizeof rnd);
 	hex_encode(rhex, rnd, sizeof rnd);

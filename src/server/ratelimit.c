@@ -1,8 +1,11 @@
-/* ratelimit.c - see ratelimit.h. One spinlock guards the table: the
- * critical sections are a few probes long, and only failed password
- * attempts take it. */
+/* ratelimit.c - see ratelimit.h. One process-shared, robust mutex guards
+ * the table: the critical sections are a few probes long, and a worker
+ * killed while holding it (SIGKILL, a crash) leaves it recoverable, not
+ * held forever. */
 #include "config.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -22,8 +25,7 @@ struct rl_slot {
 };
 
 struct rl_table {
-	int lock;
-	int pad;
+	pthread_mutex_t lock;
 	struct rl_slot slots[RL_SLOTS];
 };
 
@@ -32,6 +34,7 @@ static struct rl_table *tab;
 int
 ratelimit_init(void)
 {
+	pthread_mutexattr_t attr;
 	void *p;
 
 	if (tab != NULL)
@@ -40,22 +43,35 @@ ratelimit_init(void)
 	if (p == MAP_FAILED)
 		return -1;
 	memset(p, 0, sizeof *tab);
+	if (pthread_mutexattr_init(&attr) != 0)
+		goto fail;
+	if (pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) != 0 ||
+	    pthread_mutex_init(&((struct rl_table *)p)->lock, &attr) != 0) {
+		pthread_mutexattr_destroy(&attr);
+		goto fail;
+	}
+	pthread_mutexattr_destroy(&attr);
 	tab = p;
 	return 0;
+fail:
+	munmap(p, sizeof *tab);
+	return -1;
 }
 
 static void
 lock(void)
 {
-	while (__atomic_exchange_n(&tab->lock, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&tab->lock, __ATOMIC_RELAXED))
-			;
+	/* A holder that died left the table as it was mid-update: a count
+	 * or a window may be off by one, which is harmless here. */
+	if (pthread_mutex_lock(&tab->lock) == EOWNERDEAD)
+		pthread_mutex_consistent(&tab->lock);
 }
 
 static void
 unlock(void)
 {
-	__atomic_store_n(&tab->lock, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&tab->lock);
 }
 
 static uint64_t

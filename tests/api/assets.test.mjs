@@ -161,6 +161,7 @@ test('multipart: 3 parts, a re-sent part, a missing part, wrong etags, an expire
   isErr(await presign(0), 400, 'validation_error', ['part_number']);
   isErr(await req(f.base, 'POST', `/v1/assets/${a.id}/parts`, { key: k.write, body: { part_number: 1 } }), 400, 'validation_error', ['upload_id']);
   isErr(await presign(1, { upload_id: 'f'.repeat(32) }), 409, 'upload_not_in_progress');
+  isErr(await req(f.base, 'POST', `/v1/assets/${a.id}/complete`, { key: k.write, body: { upload_id: up.upload_id } }), 400, 'incomplete_upload');
   const etags = {};
   for (const n of [1, 2]) {
     const p = await presign(n);
