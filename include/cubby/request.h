@@ -118,8 +118,9 @@ int req_fail(struct cb_req *r, int status, const char *code,
  * and return -1 when r->err.status is set. Always returns -1. */
 int req_field_error(struct cb_req *r, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* "scheme://host" + base path, as the client reached us (for absolute
- * signed URLs); the Host header is kept only when it is a plain host. */
+/* The configured public_url, else "scheme://host[:port]" + base path as
+ * the client reached us (for absolute signed URLs); the Host header is
+ * kept only when it is a plain host. */
 const char *req_origin(struct cb_req *r);
 /* Add a response header (copied; CR/LF in value are refused). */
 void resp_header(struct cb_req *r, const char *name, const char *value);

@@ -49,6 +49,7 @@ static const struct ckey keys[] = {
 	{ "log_level",       C_STR,  F(log_level),       "info", 0, 0 },
 	{ "access_log",      C_BOOL, F(access_log),      "on", 0, 1 },
 	{ "base_path",       C_STR,  F(base_path),       "", 0, 0 },
+	{ "public_url",      C_STR,  F(public_url),      "", 0, 0 },
 	{ "admin_api_key",   C_STR,  F(admin_api_key),   "", 0, 0 },
 	{ "max_body",        C_SIZE, F(max_body),        "1m", 0, 1LL << 50 },
 	{ "webhook_allow_private", C_BOOL, F(webhook_allow_private), "off", 0, 1 },
@@ -256,6 +257,13 @@ config_load(struct cb_config *cfg, const char *path, char *err, size_t errlen)
 	/* A base path is stored without its trailing slash. */
 	for (size_t n = strlen(cfg->base_path); n > 0 && cfg->base_path[n - 1] == '/'; n--)
 		cfg->base_path[n - 1] = '\0';
+	if (*cfg->public_url && ((strncmp(cfg->public_url, "http://", 7) != 0 &&
+	    strncmp(cfg->public_url, "https://", 8) != 0) || strpbrk(cfg->public_url, " \"<>\\") != NULL)) {
+		snprintf(err, errlen, "public_url must be an http:// or https:// URL");
+		return -1;
+	}
+	for (size_t n = strlen(cfg->public_url); n > 0 && cfg->public_url[n - 1] == '/'; n--)
+		cfg->public_url[n - 1] = '\0';
 	set_derived(&cfg->db_path, cfg->data_dir, "cubby.db");
 	set_derived(&cfg->master_key_file, cfg->data_dir, "master.key");
 	return 0;

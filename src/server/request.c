@@ -236,6 +236,10 @@ req_origin(struct cb_req *r)
 	const char *host = req_header(r, "Host"), *https = req_env(r, "HTTPS");
 	const char *scheme = req_env(r, "REQUEST_SCHEME"), *port;
 
+	/* Behind a proxy that terminates TLS, the request itself cannot say
+	 * how clients reach us: the operator does. */
+	if (*r->ctx->cfg->public_url)
+		return r->ctx->cfg->public_url;
 	if (scheme == NULL || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
 		scheme = https && (strcmp(https, "on") == 0 || strcmp(https, "1") == 0) ? "https" : "http";
 	if (host == NULL || *host == '\0' || strlen(host) > 255 ||

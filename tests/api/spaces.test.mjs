@@ -213,3 +213,18 @@ test('account and usage: read, validated update by an admin key', (t) => eachFro
   assert.equal(r.json.data.total_assets, 0);
   assert.equal(r.json.data.total_bytes, 0);
 }));
+
+test('public_url: absolute URLs name how clients reach Cubby, not the request\'s host', async () => {
+  const other = new Stack({ config: { public_url: 'https://storage.example.test/media/' } });
+  await other.start();
+  try {
+    const f = other.fronts[0];
+    const r = await req(f.base, 'POST', '/api/v1/admin/tenants', { key: other.adminKey, body: { name: uniq('pub') } });
+    const c = await req(f.base, 'POST', '/v1/assets', { key: r.json.apiKey, body: { filename: 'a.bin', size_bytes: 5 } });
+    assert.match(c.json.data.upload.url, /^https:\/\/storage\.example\.test\/media\/_internal\/upload\//);
+    const s = await req(f.base, 'POST', '/v1/spaces', { key: r.json.apiKey, body: { name: 'x' } });
+    assert.equal(s.json.data.share_url, `https://storage.example.test/media/v1/public/spaces/${s.json.data.short_id}`);
+  } finally {
+    await other.stop();
+  }
+});

@@ -77,6 +77,16 @@ main(void)
 	write_conf("listen_mode = 0999\n");
 	is_int(config_load(&c, path, err, sizeof err), -1, "listen_mode must be octal");
 	config_free(&c);
+	write_conf("public_url = https://storage.example.com/cubby/\n");
+	is_int(config_load(&c, path, err, sizeof err), 0, "public_url loads");
+	is_str(c.public_url, "https://storage.example.com/cubby", "its trailing slash is dropped");
+	config_free(&c);
+	write_conf("public_url = storage.example.com\n");
+	is_int(config_load(&c, path, err, sizeof err), -1, "public_url needs a scheme");
+	config_free(&c);
+	write_conf("public_url = https://a b\n");
+	is_int(config_load(&c, path, err, sizeof err), -1, "public_url without spaces");
+	config_free(&c);
 	is_int(config_load(&c, "/nonexistent/cubby.conf", err, sizeof err), -1,
 	    "a missing explicit file is an error");
 	config_free(&c);
