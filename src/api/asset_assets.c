@@ -94,9 +94,10 @@ asset_api_create(struct cb_req *r)
 	asset_opt_string(r, body, "filename", 255, &n.filename, NULL);
 	asset_opt_string(r, body, "type", 16, &n.kind, NULL);
 	asset_opt_string(r, body, "content_type", 127, &n.content_type, NULL);
-	if (n.filename == NULL)
-		req_field_error(r, "filename", "filename is required");
-	else if (!object_name_ok(n.filename))
+	if (n.filename == NULL) {
+		if (!json_object_object_get_ex(body, "filename", &v) || v == NULL)
+			req_field_error(r, "filename", "filename is required");
+	} else if (!object_name_ok(n.filename))
 		req_field_error(r, "filename", "filename must be 1-255 characters without "
 		    "control or special characters (/ \\ : * ? \" < > | %%)");
 	if (n.kind != NULL && !asset_kind_valid(n.kind))

@@ -135,6 +135,7 @@ test('create: validation errors name each bad field; nothing is reserved', (t) =
   isErr(await post({ filename: 'a/b', size_bytes: -1, type: 'movie', content_type: 'nope', tags: 'x', attributes: [1] }), 400, 'validation_error',
     ['filename', 'size_bytes', 'type', 'content_type', 'tags', 'attributes']);
   isErr(await post({ filename: 'x.bin', size_bytes: 10, multipart: 'yes' }), 400, 'validation_error', ['multipart']);
+  isErr(await post({ filename: 7, size_bytes: 10 }), 400, 'validation_error', ['filename']);
   isErr(await post({ filename: 'x.bin', size_bytes: 10 * MiB, part_size: 1024 }), 400, 'validation_error', ['part_size']);
   isErr(await post({ filename: 'x.bin', size_bytes: 6 * 1024 * 1024 * 1024 * 1024 }), 400, 'validation_error', ['size_bytes']);
   isErr(await post({ filename: 'x.bin', size_bytes: 10, tags: ['ok', ''] }), 400, 'validation_error', ['tags']);
