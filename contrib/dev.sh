@@ -12,7 +12,7 @@ cd "$top"
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config libfcgi-dev
 libsqlite3-dev libgcrypt20-dev libjson-c-dev libcurl4-openssl-dev"
 RUN_DEPS="lighttpd sqlite3"
-TEST_DEPS="nginx-light spawn-fcgi gdb nodejs wrk"
+TEST_DEPS="nginx-light spawn-fcgi gdb nodejs wrk chromium"
 
 deps() {
 	missing=""
@@ -20,7 +20,7 @@ deps() {
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 			missing="$missing $p"
 	done
-	# node >= 18 (and npm, for the client test) may come from outside
+	# node >= 18 (and npm, for the client and browser tests) may come from outside
 	# Debian; then Debian's packages are not needed
 	case "$missing" in *nodejs*)
 		if command -v node >/dev/null 2>&1 &&

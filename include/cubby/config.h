@@ -23,6 +23,7 @@ struct cb_config {
 	int access_log;
 	char *base_path;        /* URL prefix stripped before routing, "" = none */
 	char *public_url;       /* how clients reach Cubby, for absolute URLs ("" = from Host) */
+	char *share_path;       /* where the web server serves the share page ("/s") */
 	char *admin_api_key;    /* file API admin key; also ADMIN_API_KEY */
 	long long max_body;     /* default cap for routes without their own */
 	int webhook_allow_private; /* let webhooks reach internal addresses */

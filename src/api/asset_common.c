@@ -126,8 +126,9 @@ space_render(struct cb_req *r, const struct space *s)
 	json_object_object_add(j, "description", str_or_null(s->description));
 	json_object_object_add(j, "visibility", json_object_new_string(s->visibility));
 	json_object_object_add(j, "has_password", json_object_new_boolean(s->password_hash != NULL));
+	/* The share page (served by the web server from pkgdatadir/share). */
 	json_object_object_add(j, "share_url", json_object_new_string(arena_printf(r->a,
-	    "%s/v1/public/spaces/%s", req_origin(r), s->short_id)));
+	    "%s%s/%s", req_origin(r), r->ctx->cfg->share_path, s->short_id)));
 	json_object_object_add(j, "asset_count", json_object_new_int64(s->asset_count));
 	json_object_object_add(j, "created_at", asset_iso(s->created_at));
 	json_object_object_add(j, "updated_at", asset_iso(s->updated_at));

@@ -50,6 +50,7 @@ static const struct ckey keys[] = {
 	{ "access_log",      C_BOOL, F(access_log),      "on", 0, 1 },
 	{ "base_path",       C_STR,  F(base_path),       "", 0, 0 },
 	{ "public_url",      C_STR,  F(public_url),      "", 0, 0 },
+	{ "share_path",      C_STR,  F(share_path),      "/s", 0, 0 },
 	{ "admin_api_key",   C_STR,  F(admin_api_key),   "", 0, 0 },
 	{ "max_body",        C_SIZE, F(max_body),        "1m", 0, 1LL << 50 },
 	{ "webhook_allow_private", C_BOOL, F(webhook_allow_private), "off", 0, 1 },
@@ -264,6 +265,14 @@ config_load(struct cb_config *cfg, const char *path, char *err, size_t errlen)
 	}
 	for (size_t n = strlen(cfg->public_url); n > 0 && cfg->public_url[n - 1] == '/'; n--)
 		cfg->public_url[n - 1] = '\0';
+	for (size_t n = strlen(cfg->share_path); n > 1 && cfg->share_path[n - 1] == '/'; n--)
+		cfg->share_path[n - 1] = '\0';
+	if (cfg->share_path[0] != '/' || cfg->share_path[1] == '\0' ||
+	    strspn(cfg->share_path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-.") !=
+	    strlen(cfg->share_path)) {
+		snprintf(err, errlen, "share_path must be a URL path such as /s");
+		return -1;
+	}
 	set_derived(&cfg->db_path, cfg->data_dir, "cubby.db");
 	set_derived(&cfg->master_key_file, cfg->data_dir, "master.key");
 	return 0;

@@ -64,6 +64,7 @@ export class Stack {
       sysconfdir: path.join(this.tmp, 'etc'),
       localstatedir: path.join(this.tmp, 'var'),
       runstatedir: path.join(this.tmp, 'run'),
+      pkgdatadir: path.join(srcdir, 'src'),   // share/ is src/share
     };
     this.socket = path.join(this.dirs.runstatedir, 'cubby', 'cubby.sock');
     this.confPath = path.join(this.dirs.sysconfdir, 'cubby', 'cubby.conf');

@@ -214,8 +214,8 @@ test('account and usage: read, validated update by an admin key', (t) => eachFro
   assert.equal(r.json.data.total_bytes, 0);
 }));
 
-test('public_url: absolute URLs name how clients reach Cubby, not the request\'s host', async () => {
-  const other = new Stack({ config: { public_url: 'https://storage.example.test/media/' } });
+test('public_url and share_path: absolute URLs name how clients reach Cubby, not the request\'s host', async () => {
+  const other = new Stack({ config: { public_url: 'https://storage.example.test/media/', share_path: '/share' } });
   await other.start();
   try {
     const f = other.fronts[0];
@@ -223,7 +223,7 @@ test('public_url: absolute URLs name how clients reach Cubby, not the request\'s
     const c = await req(f.base, 'POST', '/v1/assets', { key: r.json.apiKey, body: { filename: 'a.bin', size_bytes: 5 } });
     assert.match(c.json.data.upload.url, /^https:\/\/storage\.example\.test\/media\/_internal\/upload\//);
     const s = await req(f.base, 'POST', '/v1/spaces', { key: r.json.apiKey, body: { name: 'x' } });
-    assert.equal(s.json.data.share_url, `https://storage.example.test/media/v1/public/spaces/${s.json.data.short_id}`);
+    assert.equal(s.json.data.share_url, `https://storage.example.test/media/share/${s.json.data.short_id}`);
   } finally {
     await other.stop();
   }

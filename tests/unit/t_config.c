@@ -87,6 +87,13 @@ main(void)
 	write_conf("public_url = https://a b\n");
 	is_int(config_load(&c, path, err, sizeof err), -1, "public_url without spaces");
 	config_free(&c);
+	write_conf("share_path = /share/\n");
+	is_int(config_load(&c, path, err, sizeof err), 0, "share_path loads");
+	is_str(c.share_path, "/share", "its trailing slash is dropped");
+	config_free(&c);
+	write_conf("share_path = share\n");
+	is_int(config_load(&c, path, err, sizeof err), -1, "share_path is a path");
+	config_free(&c);
 	is_int(config_load(&c, "/nonexistent/cubby.conf", err, sizeof err), -1,
 	    "a missing explicit file is an error");
 	config_free(&c);
