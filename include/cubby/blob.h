@@ -46,6 +46,7 @@ int blob_remove(const struct cb_config *cfg, const char *key);
 struct blob_part {
 	int fd;
 	int64_t off, size;
+	int64_t synced;         /* bytes whose writeback has been started */
 	void *sha;
 };
 
