@@ -90,6 +90,8 @@ serve() {
 	sed -e "s|@runstatedir@/cubby/cubby.sock|$var/run/cubby.sock|g" \
 	    -e "s|@bindir@|$top/build|g" \
 	    -e "s|@sysconfdir@/cubby/cubby.conf|$conf|g" \
+	    -e "s|@pkgdatadir@|$top/src|g" \
+	    -e "s|@localstatedir@/lib/cubby|$var/data|g" \
 	    etc/lighttpd-cubby-spawn.conf.in >> "$var/lighttpd.conf"
 	sed -i 's|^listen = .*|listen =|' "$conf"   # lighttpd hands over the socket
 	echo
