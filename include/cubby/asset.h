@@ -87,6 +87,13 @@ void asset_part_sign(const unsigned char master[CB_KEYLEN], const char *id,
 int asset_part_verify(const unsigned char master[CB_KEYLEN], const char *id,
     const char *upload_id, int64_t part, const char *expires, const char *sig,
     const char **code);
+/* Bytes of part n of a multipart upload (all part_size but the last). */
+int64_t asset_part_length(const struct object *o, int64_t part);
+/* Part n of o's upload may be sent now (presigned or PUT): o is a
+ * multipart upload in progress under upload_id, n in range. 0, 409
+ * (not_multipart, upload_not_in_progress) or 400. */
+int asset_part_check(const struct object *o, const char *upload_id,
+    int64_t part, const char **code, const char **why);
 /* A part PUT may start: the upload is in progress, the part number is in
  * range and length is that part's size. Fills out (the owner's object). */
 int asset_part_begin(struct db *db, struct arena *a, const char *id,

@@ -25,9 +25,6 @@ const char *asset_ext_id(struct cb_req *r, const char *prefix, const char *uuid)
  * 0, or -1 after a 404 (an id that cannot exist is simply not found). */
 int asset_param_id(struct cb_req *r, const char *param, const char *prefix,
     const char *what, char out[37]);
-/* An absolute signed download URL for an object's original, valid ttl s. */
-const char *asset_signed_url(struct cb_req *r, const struct object *o,
-    int64_t ttl_s, int64_t *expires_ms);
 /* The asset object; signed thumb/preview URLs (1 hour) when present. */
 struct json_object *asset_render(struct cb_req *r, const struct object *o);
 /* The space object (never its password hash). */

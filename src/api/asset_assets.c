@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "api/asset_api.h"
+#include "api/file_api.h"
 #include "cubby/api.h"
 #include "cubby/asset.h"
 #include "cubby/base64.h"
@@ -359,7 +360,7 @@ asset_api_url(struct cb_req *r)
 		return -1;
 	if (strcmp(o.state, "completed") != 0)
 		return req_fail(r, 409, "asset_not_active", "the asset has no bytes yet");
-	url = asset_signed_url(r, &o, ttl, &exp);
+	url = file_download_url(r, o.id, ttl, &exp);
 	fmt_iso8601_ms(iso, sizeof iso, exp);
 	d = json_object_new_object();
 	json_object_object_add(d, "url", json_object_new_string(url));
@@ -388,9 +389,10 @@ asset_api_parts(struct cb_req *r)
 {
 	struct json_object *body, *v, *d;
 	struct object o;
-	const char *upload_id;
+	const char *upload_id, *code = "", *why = "";
 	int64_t part = 0, exp;
 	char id[37], sig[65], iso[32];
+	int rc;
 
 	if (load_asset(r, id, &o) != 0 || asset_body(r, 4096, &body) != 0)
 		return -1;
@@ -402,13 +404,9 @@ asset_api_parts(struct cb_req *r)
 		req_field_error(r, "part_number", "part_number must be 1 to 10000");
 	if (r->err.status)
 		return -1;
-	if (o.part_count == 0)
-		return req_fail(r, 409, "not_multipart", "this asset is a single PUT upload");
-	if (strcmp(o.state, "pending") != 0 || o.upload_id == NULL || strcmp(o.upload_id, upload_id) != 0)
-		return req_fail(r, 409, "upload_not_in_progress", "no such multipart upload in progress");
-	if (part > o.part_count)
-		return req_field_error(r, "part_number", "part_number is past the last part (%lld)",
-		    (long long)o.part_count);
+	if ((rc = asset_part_check(&o, upload_id, part, &code, &why)) != 0)
+		return rc == 400 ? req_field_error(r, "part_number", "part_number is past the last part (%lld)",
+		    (long long)o.part_count) : fail(r, rc, code, why);
 	exp = now_unix_ms() + ASSET_PART_URL_TTL_MS;
 	asset_part_sign(r->ctx->master, o.id, o.upload_id, part, exp, sig);
 	fmt_iso8601_ms(iso, sizeof iso, exp);
@@ -419,8 +417,7 @@ asset_api_parts(struct cb_req *r)
 	    "%s/v1/uploads/%s/parts/%lld?upload_id=%s&expires=%lld&signature=%s",
 	    req_origin(r), asset_ext_id(r, "ast_", o.id), (long long)part, o.upload_id,
 	    (long long)exp, sig)));
-	json_object_object_add(d, "size_bytes", json_object_new_int64(part < o.part_count ?
-	    o.part_size : o.size_bytes - o.part_size * (o.part_count - 1)));
+	json_object_object_add(d, "size_bytes", json_object_new_int64(asset_part_length(&o, part)));
 	json_object_object_add(d, "expires_at", json_object_new_string(iso));
 	return asset_reply(r, 200, d, NULL);
 }

@@ -53,20 +53,6 @@ asset_param_id(struct cb_req *r, const char *param, const char *prefix,
 	return 0;
 }
 
-const char *
-asset_signed_url(struct cb_req *r, const struct object *o, int64_t ttl_s,
-    int64_t *expires_ms)
-{
-	char tok[65];
-	int64_t exp = now_unix_ms() + ttl_s * 1000;
-
-	download_token(r->ctx->master, o->id, exp, tok);
-	if (expires_ms)
-		*expires_ms = exp;
-	return arena_printf(r->a, "%s/api/v1/files/%s/download?token=%s&expires=%lld",
-	    req_origin(r), o->id, tok, (long long)exp);
-}
-
 struct json_object *
 asset_iso(int64_t ms)
 {

@@ -3,6 +3,8 @@
 #ifndef CUBBY_API_FILE_API_H
 #define CUBBY_API_FILE_API_H
 
+#include <stdint.h>
+
 #include "cubby/object.h"
 #include "cubby/request.h"
 
@@ -11,5 +13,11 @@ struct json_object;
 /* The document's file object: id, url, originalName, fileType, sizeBytes,
  * context, tags, metadata, processingStatus, workspaceId, createdAt. */
 struct json_object *file_render(struct cb_req *r, const struct object *o);
+
+/* An absolute signed download URL (token + expires) for object id, valid
+ * ttl_s seconds; its expiry (ms) into *expires_ms when not NULL. Both
+ * dialects hand these out. */
+const char *file_download_url(struct cb_req *r, const char *id, int64_t ttl_s,
+    int64_t *expires_ms);
 
 #endif

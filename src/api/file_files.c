@@ -344,28 +344,39 @@ file_delete(struct cb_req *r)
 	return resp_json(r, 200, o);
 }
 
+const char *
+file_download_url(struct cb_req *r, const char *id, int64_t ttl_s,
+    int64_t *expires_ms)
+{
+	char tok[65];
+	int64_t exp = now_unix_ms() + ttl_s * 1000;
+
+	download_token(r->ctx->master, id, exp, tok);
+	if (expires_ms)
+		*expires_ms = exp;
+	return arena_printf(r->a, "%s/api/v1/files/%s/download?token=%s&expires=%lld",
+	    req_origin(r), id, tok, (long long)exp);
+}
+
 int
 file_signed_url(struct cb_req *r)
 {
-	const char *s = req_query(r, "expiresIn");
+	const char *s = req_query(r, "expiresIn"), *url;
 	struct json_object *o;
 	struct object obj;
 	long long ttl = 3600;
 	int64_t expires;
-	char tok[65], iso[32];
+	char iso[32];
 
 	if (s != NULL && parse_ll(s, 60, 86400, &ttl) != 0)
 		return req_fail(r, 400, "validation_error", "expiresIn must be 60 to 86400 seconds");
 	if (load_file(r, &obj) != 0)
 		return -1;
-	expires = now_unix_ms() + ttl * 1000;
-	download_token(r->ctx->master, obj.id, expires, tok);
+	url = file_download_url(r, obj.id, ttl, &expires);
 	fmt_iso8601_ms(iso, sizeof iso, expires);
 	o = json_object_new_object();
 	json_object_object_add(o, "fileId", json_object_new_string(obj.id));
-	json_object_object_add(o, "url", json_object_new_string(arena_printf(r->a,
-	    "%s/api/v1/files/%s/download?token=%s&expires=%lld", req_origin(r),
-	    obj.id, tok, (long long)expires)));
+	json_object_object_add(o, "url", json_object_new_string(url));
 	json_object_object_add(o, "expiresAt", json_object_new_string(iso));
 	json_object_object_add(o, "expiresIn", json_object_new_int64(ttl));
 	return resp_json(r, 200, o);

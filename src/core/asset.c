@@ -231,12 +231,26 @@ asset_part_verify(const unsigned char master[CB_KEYLEN], const char *id,
 	return 0;
 }
 
-static int64_t
-part_length(const struct object *o, int64_t part)
+int64_t
+asset_part_length(const struct object *o, int64_t part)
 {
 	if (part < o->part_count)
 		return o->part_size;
 	return o->size_bytes - o->part_size * (o->part_count - 1);
+}
+
+int
+asset_part_check(const struct object *o, const char *upload_id, int64_t part,
+    const char **code, const char **why)
+{
+	if (o->part_count == 0)
+		FAIL(409, "not_multipart", "this asset is a single PUT upload");
+	if (strcmp(o->state, "pending") != 0 || o->upload_id == NULL || upload_id == NULL ||
+	    strcmp(o->upload_id, upload_id) != 0)
+		FAIL(409, "upload_not_in_progress", "no such multipart upload in progress");
+	if (part < 1 || part > o->part_count)
+		FAIL(400, "validation_error", "part_number is outside the upload");
+	return 0;
 }
 
 int
@@ -257,17 +271,14 @@ asset_part_begin(struct db *db, struct arena *a, const char *id,
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW || object_load(db, a, tenant, id, 0, out) != 0)
 		FAIL(404, "not_found", "no such upload");
-	if (strcmp(out->state, "pending") != 0 || out->upload_id == NULL ||
-	    strcmp(out->upload_id, upload_id) != 0)
-		FAIL(409, "upload_not_in_progress", "this multipart upload is completed or aborted");
-	if (part < 1 || part > out->part_count)
-		FAIL(400, "validation_error", "part_number is outside the upload");
+	if ((rc = asset_part_check(out, upload_id, part, code, why)) != 0)
+		return rc;
 	if (length < 0)
 		FAIL(411, "validation_error", "Content-Length is required");
-	if (length != part_length(out, part)) {
+	if (length != asset_part_length(out, part)) {
 		*code = "validation_error";
 		*why = arena_printf(a, "part %lld must be %lld bytes", (long long)part,
-		    (long long)part_length(out, part));
+		    (long long)asset_part_length(out, part));
 		return 400;
 	}
 	return 0;
@@ -478,7 +489,7 @@ check_parts(struct db *db, struct arena *a, const struct object *o,
 			*why = arena_printf(a, "part %lld has not been uploaded", (long long)i);
 			return 400;
 		}
-		if (p[j].size != part_length(o, i)) {
+		if (p[j].size != asset_part_length(o, i)) {
 			*code = "incomplete_upload";
 			*why = arena_printf(a, "part %lld has the wrong size", (long long)i);
 			return 400;

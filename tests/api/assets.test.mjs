@@ -87,6 +87,13 @@ test('single PUT: create, upload, complete, read back byte-exact; the same objec
   assert.deepEqual(up.headers, { 'Content-Type': 'image/png' });
   // complete before the bytes: refused, nothing changes
   isErr(await req(f.base, 'POST', `/v1/assets/${a.id}/complete`, { key: k.write }), 409, 'upload_incomplete');
+  // a single PUT has no parts to mint or abort; a pending asset has no
+  // bytes to download or process
+  isErr(await req(f.base, 'POST', `/v1/assets/${a.id}/parts`, { key: k.write, body: { upload_id: 'a'.repeat(32), part_number: 1 } }), 409, 'not_multipart');
+  isErr(await req(f.base, 'POST', `/v1/assets/${a.id}/abort`, { key: k.write, body: { upload_id: 'a'.repeat(32) } }), 400, 'validation_error');
+  isErr(await req(f.base, 'GET', `/v1/assets/${a.id}/url`, { key: k.read }), 409, 'asset_not_active');
+  isErr(await req(f.base, 'POST', `/v1/assets/${a.id}/reprocess`, { key: k.write }), 409, 'asset_not_active');
+  isErr(await req(f.base, 'POST', `/v1/assets/${a.id}/complete`, { key: k.write, body: { upload_id: 'a'.repeat(32) } }), 400, 'validation_error');
   assert.equal((await req(f.base, 'PUT', up.url, { body: PNG, headers: up.headers })).status, 200);
   const done = await req(f.base, 'POST', `/v1/assets/${a.id}/complete`, { key: k.write });
   assert.equal(done.status, 200, done.text);
@@ -102,6 +109,8 @@ test('single PUT: create, upload, complete, read back byte-exact; the same objec
   assert.equal(g.json.data.thumb_url, null);
   assert.deepEqual(g.json.data.attributes, { camera: 'x' });
   // a signed URL downloads the original without a key
+  for (const bad of ['59', '604801', 'soon'])
+    isErr(await req(f.base, 'GET', `/v1/assets/${a.id}/url?expires_in=${bad}`, { key: k.read }), 400, 'validation_error', ['expires_in']);
   const u = await req(f.base, 'GET', `/v1/assets/${a.id}/url?expires_in=120`, { key: k.read });
   assert.equal(u.status, 200, u.text);
   assert.equal(u.json.data.expires_in, 120);
