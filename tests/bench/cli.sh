@@ -72,24 +72,27 @@ curl_round() {
 
 cubby_round() {
 	/usr/bin/time -f '%e %U %S' -o "$tmp/time.out" env CUBBY_BASE_URL=$base CUBBY_API_KEY=$key \
-	    CUBBY_CONFIG=$tmp/none.json "$top/build/cubby" upload "$tmp/body.bin" --json > "$tmp/up.json"
+	    CUBBY_CONFIG=$tmp/none.json "$top/build/cubby" upload "$tmp/body.bin" --json "$@" > "$tmp/up.json"
 	aid=$(sed 's/.*"id":"\([^"]*\)".*/\1/' "$tmp/up.json")
 	curl -sf -o /dev/null -X DELETE "$base/v1/assets/$aid" -H "Authorization: Bearer $key"
 	cat "$tmp/time.out"
 }
 
-: > "$tmp/t_curl"; : > "$tmp/t_curl4"; : > "$tmp/t_cubby"; i=0
+: > "$tmp/t_curl"; : > "$tmp/t_curl4"; : > "$tmp/t_cubby"; : > "$tmp/t_hash"; i=0
 while [ $i -lt "$rounds" ]; do
 	curl_round 1 >> "$tmp/t_curl"
 	curl_round 4 >> "$tmp/t_curl4"
 	cubby_round >> "$tmp/t_cubby"
+	cubby_round --hash >> "$tmp/t_hash"
 	i=$((i + 1))
 done
 mbs() { awk -v s=$size -v t="$1" 'BEGIN { printf "%.0f", s / t / 1048576 }'; }
 tc=$(median < "$tmp/t_curl"); t4=$(median < "$tmp/t_curl4"); tb=$(col "$tmp/t_cubby" 1)
 cpu=$(awk '{ print $2 + $3 }' "$tmp/t_cubby" | median)
+th=$(col "$tmp/t_hash" 1); cpuh=$(awk '{ print $2 + $3 }' "$tmp/t_hash" | median)
 echo "$mib MiB through nginx, 8 MiB parts, median of $rounds alternating rounds:"
 echo "  curl -T, one connection, part after part   $(mbs "$tc") MiB/s"
 echo "  curl -T, 4 at a time (xargs -P 4)         $(mbs "$t4") MiB/s"
 echo "  cubby upload (4 parts in flight, no hash)  $(mbs "$tb") MiB/s   ratio $(awk -v a="$tc" -v b="$tb" 'BEGIN { printf "%.2f", a / b }') vs one curl, $(awk -v a="$t4" -v b="$tb" 'BEGIN { printf "%.2f", a / b }') vs four"
-echo "  cubby CPU time (user+sys): $(awk -v c="$cpu" -v m=$mib 'BEGIN { printf "%.2f s per GiB", c * 1024 / m }')"
+echo "  cubby upload --hash (SHA-256 per part, checked by the server)  $(mbs "$th") MiB/s   ratio $(awk -v a="$tc" -v b="$th" 'BEGIN { printf "%.2f", a / b }') vs one curl"
+echo "  cubby CPU time (user+sys): $(awk -v c="$cpu" -v m=$mib 'BEGIN { printf "%.2f s per GiB", c * 1024 / m }'), with --hash $(awk -v c="$cpuh" -v m=$mib 'BEGIN { printf "%.2f s per GiB", c * 1024 / m }')"
