@@ -83,6 +83,9 @@ char *cli_escape(const char *s);
 /* data.<name> of an asset-API answer, or NULL. */
 json_object *resp_data(const struct resp *r);
 const char *jstr(json_object *o, const char *key);
+/* *out = a copy of the string data.<key> of r; r is freed either way.
+ * EX_SERVER, after a message naming what, when the answer lacks it. */
+int resp_take_string(struct resp *r, const char *key, const char *what, char **out);
 long long jint(json_object *o, const char *key);
 /* Length of o if it is an array, else 0. */
 size_t jlen(json_object *o);

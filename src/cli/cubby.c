@@ -64,6 +64,7 @@ config_default_path(void)
 	const char *env = getenv("CUBBY_CONFIG"), *xdg = getenv("XDG_CONFIG_HOME");
 	const char *home = getenv("HOME");
 	struct buf b;
+	char *path;
 
 	if (env != NULL && *env)
 		return xstrdup(env);
@@ -72,7 +73,9 @@ config_default_path(void)
 		buf_printf(&b, "%s/cubby/config.json", xdg);
 	else
 		buf_printf(&b, "%s/.config/cubby/config.json", home ? home : ".");
-	return xstrdup(buf_cstr(&b));
+	path = xstrdup(buf_cstr(&b));
+	buf_free(&b);
+	return path;
 }
 
 /* The config file as JSON (a new object; empty when there is none).
@@ -189,12 +192,13 @@ cli_load(struct cli *c, const char *base_flag)
 		u = base_flag;
 	else if ((u = getenv("CUBBY_BASE_URL")) == NULL || !*u)
 		u = jstr(cfg, "base_url") ? jstr(cfg, "base_url") : DEFAULT_BASE_URL;
-	json_object_put(cfg);
 	if (!url_ok(u)) {
 		cli_err("base URL '%s' is not an http:// or https:// URL", u);
+		json_object_put(cfg);
 		return EX_USAGE;
 	}
-	c->base_url = trim_url(u);
+	c->base_url = trim_url(u);   /* u may live in cfg */
+	json_object_put(cfg);
 	return EX_OK;
 }
 
@@ -274,6 +278,12 @@ cmd_login(struct cli *c, int argc, char **argv, const char *base_flag)
 		cli_err("no key given");
 		return EX_USAGE;
 	}
+	if (strncmp(c->base_url, "http://", 7) == 0 &&
+	    strncmp(c->base_url, "http://127.", 11) != 0 &&
+	    strncmp(c->base_url, "http://localhost", 16) != 0 &&
+	    strncmp(c->base_url, "http://[::1]", 12) != 0)
+		cli_err("warning: %s is plain HTTP: the key crosses the network "
+		    "unencrypted", c->base_url);
 	free(c->api_key);
 	c->api_key = key;
 	c->key_source = "the login";
@@ -542,13 +552,7 @@ signed_url(struct cli *c, const char *id, long long expires, char **url)
 	free(p);
 	if (ex != EX_OK)
 		return ex;
-	*url = jstr(resp_data(&r), "url") ? xstrdup(jstr(resp_data(&r), "url")) : NULL;
-	resp_free(&r);
-	if (*url == NULL) {
-		cli_err("the answer has no url");
-		return EX_SERVER;
-	}
-	return EX_OK;
+	return resp_take_string(&r, "url", "GET /url", url);
 }
 
 static int

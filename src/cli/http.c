@@ -90,6 +90,20 @@ jstr(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+int
+resp_take_string(struct resp *r, const char *key, const char *what, char **out)
+{
+	const char *v = jstr(resp_data(r), key);
+
+	*out = v != NULL ? xstrdup(v) : NULL;
+	resp_free(r);
+	if (*out == NULL) {
+		cli_err("the server's answer to %s has no %s", what, key);
+		return EX_SERVER;
+	}
+	return EX_OK;
+}
+
 long long
 jint(json_object *o, const char *key)
 {

@@ -729,13 +729,7 @@ presign(struct engine *e, struct file *f, struct part *p, char **url)
 	json_object_put(b);
 	if (ex != EX_OK)
 		return ex;
-	*url = jstr(resp_data(&r), "url") ? xstrdup(jstr(resp_data(&r), "url")) : NULL;
-	resp_free(&r);
-	if (*url == NULL) {
-		cli_err("the server's part answer has no URL");
-		return EX_SERVER;
-	}
-	return EX_OK;
+	return resp_take_string(&r, "url", "POST /parts", url);
 }
 
 static int
@@ -850,6 +844,8 @@ xfer_done(struct engine *e, struct xfer *x, CURLcode rc)
 		int attempts = p ? p->attempts : ++f->single_attempts;
 
 		if (attempts >= MAX_ATTEMPTS) {
+			if (e->ex == EX_OK)
+				e->ex = rc != CURLE_OK ? EX_NETWORK : EX_SERVER;
 			report_failed(e, f, rc != CURLE_OK ? "network_error" : "server_error",
 			    "part %d failed %d times, the last with %s", p ? p->number : 1,
 			    attempts, rc != CURLE_OK ? curl_easy_strerror(rc) : "a 5xx answer");
@@ -884,8 +880,10 @@ xfer_done(struct engine *e, struct xfer *x, CURLcode rc)
 		ex = resp_fail(e->c, &r);
 		if (r.json != NULL)
 			json_object_put(r.json);
-		if (ex == EX_AUTH && p == NULL)
+		if (ex == EX_AUTH)
 			ex = EX_FAIL;   /* a signed URL's 403 is not the key's */
+		if (e->ex == EX_OK)
+			e->ex = ex;
 		report_failed(e, f, e->c->err_code, "the %s was refused (HTTP %ld)",
 		    p ? "part" : "upload", status);
 		xfer_free(e, x);
@@ -1058,16 +1056,21 @@ cmd_upload(struct cli *c, const struct upload_opts *o)
 	e.o = o;
 	for (int i = 0; i < o->npaths; i++)
 		add_file(&e, o->paths[i]);
-	if (o->dir != NULL && walk(&e, o->dir, 0) != 0)
-		return EX_USAGE;
+	if (o->dir != NULL && walk(&e, o->dir, 0) != 0) {
+		ex = EX_USAGE;
+		goto out;
+	}
 	if (e.nfiles == 0) {
 		cli_err("nothing to upload");
-		return EX_USAGE;
+		ex = EX_USAGE;
+		goto out;
 	}
 	if ((ex = resolve_space_early(&e)) != EX_OK)
-		return ex;
-	if ((e.multi = curl_multi_init()) == NULL)
-		return EX_NETWORK;
+		goto out;
+	if ((e.multi = curl_multi_init()) == NULL) {
+		ex = EX_NETWORK;
+		goto out;
+	}
 	c->perform = pump;
 	c->perform_arg = &e;
 	for (;;) {
@@ -1090,7 +1093,9 @@ cmd_upload(struct cli *c, const struct upload_opts *o)
 		}
 		if (e.nxfers == 0 && e.active == 0 && e.next_file >= e.nfiles)
 			continue;
-		curl_multi_poll(e.multi, NULL, 0, e.nxfers ? 100 : 50, NULL);
+		/* Nothing on the wire: waiting for a back-off or the hashing
+		 * thread, so look again soon. */
+		curl_multi_poll(e.multi, NULL, 0, e.nxfers ? 100 : 10, NULL);
 		curl_multi_perform(e.multi, &running);
 		for (;;) {
 			int left;
@@ -1134,6 +1139,7 @@ cmd_upload(struct cli *c, const struct upload_opts *o)
 		ex = e.ex != EX_OK ? e.ex : EX_FAIL;
 	if (ex == EX_FAIL && e.failed > 0 && e.nfiles > 1)
 		cli_err("%d of %d files not uploaded", e.failed, e.nfiles);
+out:
 	for (int i = 0; i < e.nfiles; i++) {
 		struct file *f = &e.files[i];
 
@@ -1153,6 +1159,7 @@ cmd_upload(struct cli *c, const struct upload_opts *o)
 	free(e.space_id);
 	free(e.later);
 	c->perform = NULL;
-	curl_multi_cleanup(e.multi);
+	if (e.multi != NULL)
+		curl_multi_cleanup(e.multi);
 	return ex;
 }

@@ -53,7 +53,9 @@ function run(cmd, args, { env, input, cwd = work, timeout = 60000, raw = false }
 // cubby with a config of its own; env adds to (or, with undefined,
 // removes from) the environment.
 function cubby(args, { env = {}, input, cfg, cwd, raw } = {}) {
-  const e = { ...process.env, HOME: work, CUBBY_CONFIG: cfg ?? path.join(work, 'cfg', 'config.json'), ...env };
+  // In a sanitizer build a leak in the client fails its command too.
+  const e = { ...process.env, HOME: work, CUBBY_CONFIG: cfg ?? path.join(work, 'cfg', 'config.json'),
+    ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ?? ''}:detect_leaks=1`, ...env };
   for (const k of Object.keys(e)) if (e[k] === undefined) delete e[k];
   return run(bin('cubby'), args, { env: e, input, cwd, raw });
 }
