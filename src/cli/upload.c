@@ -670,7 +670,10 @@ activate(struct engine *e, struct file *f)
 	if (strcmp(kind, "multipart") == 0) {
 		long long ps = jint(up, "part_size"), pc = jint(up, "part_count");
 
-		if (jstr(up, "upload_id") == NULL || ps <= 0 || pc <= 0 ||
+		/* The API's bounds (5 GiB parts, 10,000 of them) first, so the
+		 * products below cannot overflow. */
+		if (jstr(up, "upload_id") == NULL || ps <= 0 || ps > (5LL << 30) ||
+		    pc <= 0 || pc > 10000 ||
 		    (pc - 1) * ps >= f->size + (f->size == 0) || pc * ps < f->size) {
 			resp_free(&r);
 			snprintf(e->c->err_code, sizeof e->c->err_code, "bad_answer");
