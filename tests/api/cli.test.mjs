@@ -485,3 +485,23 @@ test('a terminal shows a progress bar per file; a pipe shows nothing', async () 
     assert.equal(p.out + p.err, '');
   } finally { px.close(); }
 });
+
+test('login on a terminal prompts for the key without echoing it', async () => {
+  const base = stack.fronts[1].base;
+  const key = await account(base);
+  const cfg = path.join(work, uniq('tty-login'), 'config.json');
+  const p = spawn('script', ['-qefc', `${bin('cubby')} --base-url ${base} login`, '/dev/null'],
+    { env: { ...process.env, CUBBY_CONFIG: cfg }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d) => { out += d; });
+  const closed = new Promise((r) => p.on('close', (c) => r(c)));
+  // type the key only once the prompt is up (echo is off by then)
+  for (let i = 0; i < 100 && !out.includes('API key: '); i++) await sleep(50);
+  assert.ok(out.includes('API key: '), out);
+  await sleep(100);
+  p.stdin.write(key + '\n');
+  assert.equal(await closed, 0, out);
+  assert.ok(!out.includes(key), 'the key is not echoed');
+  assert.match(out, /Logged in to/);
+  assert.equal(JSON.parse(fs.readFileSync(cfg, 'utf8')).api_key, key);
+});
