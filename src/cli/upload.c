@@ -95,6 +95,7 @@ struct xfer {
 	struct buf body;
 	gcry_md_hd_t md;          /* single PUT hash */
 	int changed;              /* the file ended early */
+	char etag[80];            /* the answer's ETag header */
 };
 
 struct engine {
@@ -474,6 +475,27 @@ collect_small(char *p, size_t size, size_t n, void *arg)
 	return buf_append(arg, p, size * n) == 0 ? size * n : 0;
 }
 
+/* Keep the ETag header: an S3-compatible store answers a part with it
+ * and an empty body. */
+static size_t
+header_line(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	size_t len = size * n;
+
+	if (len > 5 && strncasecmp(p, "etag:", 5) == 0) {
+		size_t i = 5, j = len;
+
+		while (i < j && (p[i] == ' ' || p[i] == '\t'))
+			i++;
+		while (j > i && (p[j - 1] == '\r' || p[j - 1] == '\n' || p[j - 1] == ' '))
+			j--;
+		if (j - i < sizeof x->etag)
+			snprintf(x->etag, sizeof x->etag, "%.*s", (int)(j - i), p + i);
+	}
+	return len;
+}
+
 static void
 xfer_free(struct engine *e, struct xfer *x)
 {
@@ -522,6 +544,8 @@ xfer_start(struct engine *e, struct file *f, struct part *p, const char *url)
 	curl_easy_setopt(x->h, CURLOPT_READDATA, x);
 	curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, collect_small);
 	curl_easy_setopt(x->h, CURLOPT_WRITEDATA, &x->body);
+	curl_easy_setopt(x->h, CURLOPT_HEADERFUNCTION, header_line);
+	curl_easy_setopt(x->h, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(x->h, CURLOPT_UPLOAD_BUFFERSIZE, 2L << 20);
 	curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
 	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
@@ -899,6 +923,8 @@ xfer_done(struct engine *e, struct xfer *x, CURLcode rc)
 
 		if (j != NULL && json_object_object_get_ex(j, "data", &d))
 			etag = jstr(d, "etag");
+		if (etag == NULL && x->etag[0])
+			etag = x->etag;
 		if (etag == NULL || strlen(etag) >= sizeof p->etag) {
 			if (j != NULL)
 				json_object_put(j);
