@@ -80,21 +80,28 @@ const jsonLines = (s) => s.trim().split('\n').filter(Boolean).map((l) => JSON.pa
 
 // A TCP proxy in front of a web server. It can cut the connection
 // carrying each of the first `drop` part PUTs once `after` bytes of it
-// went through, and it can slow what clients send to about `rate` bytes
-// per second. libcurl reuses connections, so requests are found in the
-// stream, not by connection.
-async function proxy(port, { drop = 0, after: cut = MiB, rate = 0 } = {}) {
-  const stats = { dropped: 0, puts: 0 };
+// went through, cut the first `dropGets` downloads after `after` bytes of
+// their answer, and slow what clients send to about `rate` bytes per
+// second. It counts part PUTs, and the most that were open at once.
+// libcurl reuses connections, so requests are found in the stream.
+async function proxy(port, { drop = 0, dropGets = 0, after: cut = MiB, rate = 0 } = {}) {
+  const stats = { dropped: 0, droppedGets: 0, puts: 0, open: 0, maxOpen: 0 };
   const mark = 'PUT /v1/uploads/';
   const srv = net.createServer((c) => {
     const up = net.connect(port, '127.0.0.1');
-    let counting = -1;
+    let counting = -1, inPut = false, getCount = -1;
     c.on('data', (d) => {
       const i = d.indexOf(mark, 0, 'latin1');
       if (i >= 0) {
         stats.puts++;
+        inPut = true;
+        stats.maxOpen = Math.max(stats.maxOpen, ++stats.open);
         if (stats.dropped < drop) { stats.dropped++; counting = d.length - i; }
       } else if (counting >= 0) counting += d.length;
+      if (d.indexOf('GET /api/v1/files/', 0, 'latin1') >= 0 && stats.droppedGets < dropGets) {
+        stats.droppedGets++;
+        getCount = 0;
+      }
       if (counting > cut) { c.destroy(); up.destroy(); return; }
       up.write(d);
       if (rate) {
@@ -102,10 +109,15 @@ async function proxy(port, { drop = 0, after: cut = MiB, rate = 0 } = {}) {
         setTimeout(() => c.resume(), Math.ceil((d.length / rate) * 1000));
       }
     });
-    up.on('data', (d) => c.write(d));
+    up.on('data', (d) => {
+      if (inPut) { inPut = false; stats.open--; }   // the answer began
+      if (getCount >= 0 && (getCount += d.length) > cut) { c.destroy(); up.destroy(); return; }
+      c.write(d);
+    });
+    const gone = () => { if (inPut) { inPut = false; stats.open--; } };
     c.on('error', () => up.destroy());
     up.on('error', () => c.destroy());
-    c.on('close', () => up.destroy());
+    c.on('close', () => { gone(); up.destroy(); });
     up.on('close', () => c.destroy());
   });
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
@@ -504,4 +516,37 @@ test('login on a terminal prompts for the key without echoing it', async () => {
   assert.ok(!out.includes(key), 'the key is not echoed');
   assert.match(out, /Logged in to/);
   assert.equal(JSON.parse(fs.readFileSync(cfg, 'utf8')).api_key, key);
+});
+
+test('at most --parallel part PUTs are in flight across all files', async () => {
+  const front = stack.fronts[0];   // lighttpd passes Host with the proxy's port
+  const key = await account(front.base);
+  const files = [0, 1, 2].map((i) => file(uniq(`par${i}`) + '.bin', crypto.randomBytes(11 * MiB)));
+  for (const [n, want] of [[undefined, 4], ['2', 2]]) {
+    const px = await proxy(front.port, { rate: 24 * MiB });
+    try {
+      const args = ['upload', ...files, '--part-size', '5M', '--json', ...(n ? ['--parallel', n] : [])];
+      const r = await cubby(args, as(px.base, key));
+      assert.equal(r.status, 0, r.err);
+      assert.equal(px.stats.puts, 9);
+      assert.equal(px.stats.maxOpen, want, `at most ${want} at once, and that many used`);
+    } finally { px.close(); }
+  }
+});
+
+test('get resumes on its own when the connection drops mid-download', async () => {
+  const front = stack.fronts[0];
+  const key = await account(front.base);
+  const bytes = crypto.randomBytes(6 * MiB);
+  const up = await cubby(['upload', file(uniq('dl') + '.bin', bytes), '--json'], as(front.base, key));
+  const id = jsonLines(up.out)[0].id;
+  const px = await proxy(front.port, { dropGets: 2, after: 2 * MiB });
+  try {
+    const out = path.join(work, uniq('dl-out'));
+    const r = await cubby(['get', id, '-o', out], as(px.base, key));
+    assert.equal(r.status, 0, r.err);
+    assert.equal(px.stats.droppedGets, 2);
+    assert.equal((r.err.match(/download interrupted at \d+ bytes/g) || []).length, 2, r.err);
+    assert.ok(fs.readFileSync(out).equals(bytes));
+  } finally { px.close(); }
 });
