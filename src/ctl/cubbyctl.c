@@ -21,6 +21,7 @@
 #include "cubby/tenant.h"
 #include "cubby/webhook.h"
 #include "cubby/util.h"
+#include "ctl/maint.h"
 
 static void
 usage(FILE *f)
@@ -40,6 +41,11 @@ usage(FILE *f)
 	    "                     a new API key for a tenant (printed once)\n"
 	    "  key list ID|NAME   a tenant's keys (never the keys themselves)\n"
 	    "  key revoke KEY_ID  revoke a key at once\n"
+	    "  check              integrity, objects without blobs, blobs without\n"
+	    "                     objects, totals; exits 1 if anything is wrong\n"
+	    "  gc [--dry-run]     remove files no row names (older than an hour)\n"
+	    "                     and expired key-value entries\n"
+	    "  stats              counts and sizes\n"
 	    "  version            print the version\n");
 }
 
@@ -135,6 +141,34 @@ cmd_init(const struct cb_config *cfg)
 	} else {
 		rc = print_new_admin_key(cfg, db, 0);
 	}
+	db_close(db);
+	return rc;
+}
+
+/* check, gc, stats: on a database at this binary's schema. */
+static int
+cmd_maint(const struct cb_config *cfg, const char *cmd, int argc, char **argv)
+{
+	struct db *db;
+	char err[512];
+	int dry = argc == 1 && strcmp(cmd, "gc") == 0 && strcmp(argv[0], "--dry-run") == 0;
+	int rc;
+
+	if (argc > dry) {
+		usage(stderr);
+		return 2;
+	}
+	if (access(cfg->db_path, F_OK) != 0) {
+		fprintf(stderr, "cubbyctl: no database at %s (data_dir is %s): wrong "
+		    "config, or run 'cubbyctl init'\n", cfg->db_path, cfg->data_dir);
+		return 1;
+	}
+	if (db_open_current(cfg, &db, err, sizeof err) != 0) {
+		fprintf(stderr, "cubbyctl: %s\n", err);
+		return 1;
+	}
+	rc = strcmp(cmd, "check") == 0 ? ctl_check(cfg, db) :
+	    strcmp(cmd, "gc") == 0 ? ctl_gc(cfg, db, dry) : ctl_stats(cfg, db);
 	db_close(db);
 	return rc;
 }
@@ -413,6 +447,9 @@ main(int argc, char **argv)
 		rc = cmd_tenant(&cfg, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "key") == 0)
 		rc = cmd_key(&cfg, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "check") == 0 || strcmp(cmd, "gc") == 0 ||
+	    strcmp(cmd, "stats") == 0)
+		rc = cmd_maint(&cfg, cmd, argc - optind - 1, argv + optind + 1);
 	else {
 		fprintf(stderr, "cubbyctl: unknown command '%s'\n", cmd);
 		usage(stderr);

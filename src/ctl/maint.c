@@ -1,0 +1,431 @@
+/* maint.c - cubbyctl check, gc and stats: the data directory against
+ * the database. check only reads; gc removes only what no row names and
+ * what is older than an hour (younger files may belong to an upload in
+ * flight: a blob is renamed into place before its row names it). */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "cubby/config.h"
+#include "cubby/db.h"
+#include "cubby/util.h"
+#include "cubby/xmalloc.h"
+#include "ctl/maint.h"
+
+#define GRACE_SECONDS 3600
+
+struct keyset {
+	char **k;
+	size_t n, cap;
+};
+
+static void
+keyset_add(struct keyset *s, const char *k)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 1024;
+		s->k = xrealloc(s->k, s->cap * sizeof *s->k);
+	}
+	s->k[s->n++] = xstrdup(k);
+}
+
+static int
+cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+keyset_has(const struct keyset *s, const char *k)
+{
+	return bsearch(&k, s->k, s->n, sizeof *s->k, cmpstr) != NULL;
+}
+
+static void
+keyset_free(struct keyset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->k[i]);
+	free(s->k);
+	memset(s, 0, sizeof *s);
+}
+
+/* Every key the database names: blobs of any row (soft-deleted rows keep
+ * theirs), and "<uuid>-<upload_id>" of pending multipart uploads. */
+static int
+load_keys(struct db *db, struct keyset *blobs, struct keyset *uploads)
+{
+	static const char b_sql[] =
+	    "SELECT blob_key FROM objects WHERE blob_key IS NOT NULL"
+	    " UNION ALL SELECT thumb_key FROM objects WHERE thumb_key IS NOT NULL"
+	    " UNION ALL SELECT preview_key FROM objects WHERE preview_key IS NOT NULL";
+	static const char u_sql[] =
+	    "SELECT id || '-' || upload_id FROM objects"
+	    " WHERE state = 'pending' AND upload_id IS NOT NULL";
+	sqlite3_stmt *st;
+
+	if ((st = db_prep(db, b_sql)) == NULL)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		keyset_add(blobs, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	if ((st = db_prep(db, u_sql)) == NULL)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		keyset_add(uploads, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	qsort(blobs->k, blobs->n, sizeof *blobs->k, cmpstr);
+	qsort(uploads->k, uploads->n, sizeof *uploads->k, cmpstr);
+	return 0;
+}
+
+/* A file in the blob tree that no row names (or a leftover). */
+struct finding {
+	const char *what;     /* "orphan blob", "orphan upload", "temp file" */
+	char path[4096];
+	long long size;
+	int old;              /* past the grace period */
+};
+
+typedef void (*finding_fn)(void *arg, const struct finding *f);
+
+static void
+scan_dir(const char *dir, const char *what, const struct keyset *named,
+    finding_fn fn, void *arg, long long *files, long long *bytes)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	time_t now = time(NULL);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct finding f;
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(f.path, sizeof f.path, "%s/%s", dir, de->d_name) >= sizeof f.path)
+			continue;
+		if (lstat(f.path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (files != NULL) {
+			(*files)++;
+			*bytes += st.st_size;
+		}
+		if (named != NULL && keyset_has(named, de->d_name))
+			continue;
+		f.what = what;
+		f.size = st.st_size;
+		f.old = now - st.st_mtime >= GRACE_SECONDS;
+		fn(arg, &f);
+	}
+	closedir(d);
+}
+
+/* Walk data_dir/blobs: <aa>/<bb>/<key>, uploads/, tmp/. */
+static void
+scan_blobs(const struct cb_config *cfg, const struct keyset *blobs,
+    const struct keyset *uploads, finding_fn fn, void *arg,
+    long long *files, long long *bytes)
+{
+	char root[3072], p1[3584], p2[4096];
+	DIR *d1, *d2;
+	struct dirent *a, *b;
+
+	if ((size_t)snprintf(root, sizeof root, "%s/blobs", cfg->data_dir) >= sizeof root ||
+	    (d1 = opendir(root)) == NULL)
+		return;
+	while ((a = readdir(d1)) != NULL) {
+		if (strlen(a->d_name) != 2 || a->d_name[0] == '.')
+			continue;
+		snprintf(p1, sizeof p1, "%s/%s", root, a->d_name);
+		if ((d2 = opendir(p1)) == NULL)
+			continue;
+		while ((b = readdir(d2)) != NULL) {
+			if (strlen(b->d_name) != 2 || b->d_name[0] == '.')
+				continue;
+			snprintf(p2, sizeof p2, "%s/%s", p1, b->d_name);
+			scan_dir(p2, "orphan blob", blobs, fn, arg, files, bytes);
+		}
+		closedir(d2);
+	}
+	closedir(d1);
+	snprintf(p1, sizeof p1, "%s/uploads", root);
+	scan_dir(p1, "orphan upload", uploads, fn, arg, files, bytes);
+	snprintf(p1, sizeof p1, "%s/tmp", root);
+	scan_dir(p1, "temp file", NULL, fn, arg, files, bytes);
+}
+
+/* ---- check ---------------------------------------------------------------- */
+
+struct check {
+	int problems;
+	int young;
+};
+
+static void
+problem(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+problem(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	c->problems++;
+}
+
+static void
+check_finding(void *arg, const struct finding *f)
+{
+	struct check *c = arg;
+
+	if (!f->old) {
+		c->young++;   /* may be an upload in flight */
+		return;
+	}
+	problem(c, "%s: %s (%lld bytes, no row names it; cubbyctl gc removes it)",
+	    f->what, f->path, f->size);
+}
+
+/* Rows whose totals disagree with the objects they count. */
+static const char *const total_checks[][2] = {
+	{ "tenant %s: used_bytes %lld, but its live objects reserve %lld",
+	  "SELECT t.id, t.used_bytes, (SELECT coalesce(sum(reserved_bytes), 0) FROM objects o"
+	  " WHERE o.tenant_id = t.id) AS want FROM tenants t WHERE t.used_bytes != want" },
+	{ "tenant %s: stored_bytes %lld, but its completed objects hold %lld",
+	  "SELECT t.id, t.stored_bytes, (SELECT coalesce(sum(size_bytes), 0) FROM objects o"
+	  " WHERE o.tenant_id = t.id AND o.state = 'completed' AND o.deleted_at IS NULL) AS want"
+	  " FROM tenants t WHERE t.stored_bytes != want" },
+	{ "tenant %s: file_count %lld, but it has %lld completed objects",
+	  "SELECT t.id, t.file_count, (SELECT count(*) FROM objects o"
+	  " WHERE o.tenant_id = t.id AND o.state = 'completed' AND o.deleted_at IS NULL) AS want"
+	  " FROM tenants t WHERE t.file_count != want" },
+	{ "workspace %s: used_bytes %lld, but its live objects reserve %lld",
+	  "SELECT w.id, w.used_bytes, (SELECT coalesce(sum(reserved_bytes), 0) FROM objects o"
+	  " WHERE o.workspace_id = w.id) AS want FROM workspaces w WHERE w.used_bytes != want" },
+	{ "workspace %s: file_count %lld, but it has %lld completed objects",
+	  "SELECT w.id, w.file_count, (SELECT count(*) FROM objects o WHERE o.workspace_id = w.id"
+	  " AND o.state = 'completed' AND o.deleted_at IS NULL) AS want"
+	  " FROM workspaces w WHERE w.file_count != want" },
+};
+
+int
+ctl_check(const struct cb_config *cfg, struct db *db)
+{
+	static const char live_sql[] =
+	    "SELECT id, tenant_id, blob_key, size_bytes FROM objects"
+	    " WHERE state = 'completed' AND deleted_at IS NULL";
+	struct keyset blobs = { 0 }, uploads = { 0 };
+	struct check c = { 0 };
+	sqlite3_stmt *st;
+	long long live = 0;
+
+	/* 1. SQLite's own view of the file. */
+	if ((st = db_prep(db, "PRAGMA integrity_check")) == NULL)
+		return 1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *m = (const char *)sqlite3_column_text(st, 0);
+
+		if (m != NULL && strcmp(m, "ok") != 0)
+			problem(&c, "database: %s", m);
+	}
+	sqlite3_reset(st);
+
+	/* 2. Every live object has its blob, of its size. */
+	if ((st = db_prep(db, live_sql)) == NULL)
+		return 1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+		const char *tid = (const char *)sqlite3_column_text(st, 1);
+		const char *key = (const char *)sqlite3_column_text(st, 2);
+		long long size = sqlite3_column_int64(st, 3);
+		char path[4096];
+		struct stat sb;
+
+		live++;
+		if (key == NULL) {
+			problem(&c, "object %s (tenant %s): completed, but names no blob", id, tid);
+			continue;
+		}
+		snprintf(path, sizeof path, "%s/blobs/%.2s/%.2s/%s", cfg->data_dir, key, key + 2, key);
+		if (stat(path, &sb) != 0)
+			problem(&c, "object %s (tenant %s): blob %s is missing", id, tid, path);
+		else if (sb.st_size != size)
+			problem(&c, "object %s (tenant %s): blob %s has %lld bytes, the row says %lld",
+			    id, tid, path, (long long)sb.st_size, size);
+	}
+	sqlite3_reset(st);
+
+	/* 3. Every file in the blob tree is named by a row. */
+	if (load_keys(db, &blobs, &uploads) != 0) {
+		keyset_free(&blobs);
+		keyset_free(&uploads);
+		return 1;
+	}
+	scan_blobs(cfg, &blobs, &uploads, check_finding, &c, NULL, NULL);
+	keyset_free(&blobs);
+	keyset_free(&uploads);
+
+	/* 4. The totals kept on tenants and workspaces add up. */
+	for (size_t i = 0; i < sizeof total_checks / sizeof total_checks[0]; i++) {
+		if ((st = db_prep(db, total_checks[i][1])) == NULL)
+			return 1;
+		while (sqlite3_step(st) == SQLITE_ROW)
+			problem(&c, total_checks[i][0], (const char *)sqlite3_column_text(st, 0),
+			    (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2));
+		sqlite3_reset(st);
+	}
+	if (c.young > 0)
+		printf("%d file%s in the blob tree younger than an hour and named by no row "
+		    "(uploads in flight, or left over: see again later)\n", c.young,
+		    c.young == 1 ? "" : "s");
+	if (c.problems > 0) {
+		printf("%d problem%s found (%lld live objects checked)\n", c.problems,
+		    c.problems == 1 ? "" : "s", live);
+		return 1;
+	}
+	printf("ok: database intact, %lld live objects with their blobs, totals add up\n", live);
+	return 0;
+}
+
+/* ---- gc --------------------------------------------------------------------- */
+
+struct gc {
+	int dry_run;
+	long long files, bytes, failed;
+};
+
+static void
+gc_finding(void *arg, const struct finding *f)
+{
+	struct gc *g = arg;
+
+	if (!f->old)
+		return;
+	if (!g->dry_run && unlink(f->path) != 0) {
+		fprintf(stderr, "cubbyctl: %s: %s\n", f->path, strerror(errno));
+		g->failed++;
+		return;
+	}
+	printf("%s %s: %s (%lld bytes)\n", g->dry_run ? "would remove" : "removed", f->what,
+	    f->path, f->size);
+	g->files++;
+	g->bytes += f->size;
+}
+
+int
+ctl_gc(const struct cb_config *cfg, struct db *db, int dry_run)
+{
+	struct keyset blobs = { 0 }, uploads = { 0 };
+	struct gc g = { .dry_run = dry_run };
+	sqlite3_stmt *st;
+	int keys = 0;
+
+	/* Keys first: the set of names is read in one transaction, so a row
+	 * committed after it can only name a file younger than the grace
+	 * period, which is left alone. */
+	if (db_begin(db) != 0 || load_keys(db, &blobs, &uploads) != 0) {
+		db_rollback(db);
+		keyset_free(&blobs);
+		keyset_free(&uploads);
+		return 1;
+	}
+	db_rollback(db);
+	scan_blobs(cfg, &blobs, &uploads, gc_finding, &g, NULL, NULL);
+	keyset_free(&blobs);
+	keyset_free(&uploads);
+	/* Expired key-value entries (the jobs worker removes them too). */
+	st = db_prep(db, dry_run ?
+	    "SELECT count(*) FROM kv_entries WHERE expires_at IS NOT NULL AND expires_at <= ?1" :
+	    "DELETE FROM kv_entries WHERE expires_at IS NOT NULL AND expires_at <= ?1");
+	if (st == NULL)
+		return 1;
+	sqlite3_bind_int64(st, 1, now_unix_ms());
+	if (sqlite3_step(st) == SQLITE_ROW)
+		keys = sqlite3_column_int(st, 0);
+	else
+		keys = sqlite3_changes(db_handle(db));
+	sqlite3_reset(st);
+	printf("%s %lld file%s (%lld bytes) and %d expired key%s\n",
+	    dry_run ? "would remove" : "removed", g.files, g.files == 1 ? "" : "s", g.bytes,
+	    keys, keys == 1 ? "" : "s");
+	return g.failed ? 1 : 0;
+}
+
+/* ---- stats ------------------------------------------------------------------ */
+
+static long long
+one(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st = db_prep(db, sql);
+	long long v = -1;
+
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	if (st != NULL)
+		sqlite3_reset(st);
+	return v;
+}
+
+static void
+count_finding(void *arg, const struct finding *f)
+{
+	(void)f;
+	(*(long long *)arg)++;
+}
+
+int
+ctl_stats(const struct cb_config *cfg, struct db *db)
+{
+	struct keyset blobs = { 0 }, uploads = { 0 };
+	long long files = 0, bytes = 0, unnamed = 0;
+	char wal[4200];
+	struct stat st;
+
+	printf("tenants              %lld\n", one(db, "SELECT count(*) FROM tenants"));
+	printf("objects live         %lld (%lld bytes)\n",
+	    one(db, "SELECT count(*) FROM objects WHERE state = 'completed' AND deleted_at IS NULL"),
+	    one(db, "SELECT coalesce(sum(size_bytes), 0) FROM objects"
+	    " WHERE state = 'completed' AND deleted_at IS NULL"));
+	printf("objects pending      %lld (%lld bytes reserved)\n",
+	    one(db, "SELECT count(*) FROM objects WHERE state = 'pending'"),
+	    one(db, "SELECT coalesce(sum(reserved_bytes), 0) FROM objects WHERE state = 'pending'"));
+	printf("objects failed       %lld\n",
+	    one(db, "SELECT count(*) FROM objects WHERE state = 'failed' AND deleted_at IS NULL"));
+	printf("objects deleted      %lld (rows kept)\n",
+	    one(db, "SELECT count(*) FROM objects WHERE deleted_at IS NOT NULL"));
+	printf("spaces               %lld (%lld publications)\n",
+	    one(db, "SELECT count(*) FROM spaces"), one(db, "SELECT count(*) FROM publications"));
+	printf("kv buckets           %lld (%lld keys)\n",
+	    one(db, "SELECT count(*) FROM kv_buckets"), one(db, "SELECT count(*) FROM kv_entries"));
+	printf("jobs queued          %lld (%lld failed)\n",
+	    one(db, "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"),
+	    one(db, "SELECT count(*) FROM jobs WHERE state = 'failed'"));
+	printf("schema               %lld\n", one(db, "PRAGMA user_version"));
+	snprintf(wal, sizeof wal, "%s-wal", cfg->db_path);
+	printf("database file        %lld bytes (WAL %lld bytes)\n",
+	    stat(cfg->db_path, &st) == 0 ? (long long)st.st_size : -1LL,
+	    stat(wal, &st) == 0 ? (long long)st.st_size : 0LL);
+	if (load_keys(db, &blobs, &uploads) == 0)
+		scan_blobs(cfg, &blobs, &uploads, count_finding, &unnamed, &files, &bytes);
+	keyset_free(&blobs);
+	keyset_free(&uploads);
+	printf("blob files           %lld (%lld bytes; %lld named by no row)\n", files, bytes,
+	    unnamed);
+	return 0;
+}

@@ -1,0 +1,18 @@
+/* maint.h - cubbyctl's maintenance commands. Each prints what it found
+ * and returns the exit code: 0, or 1 when something is wrong. */
+#ifndef CUBBY_CTL_MAINT_H
+#define CUBBY_CTL_MAINT_H
+
+struct cb_config;
+struct db;
+
+/* Integrity check, live objects without blobs, blob files without rows,
+ * totals that do not add up. Reads only. */
+int ctl_check(const struct cb_config *cfg, struct db *db);
+/* Remove blob, upload and temp files no row names (older than an hour)
+ * and expired key-value entries; with dry_run, only say so. */
+int ctl_gc(const struct cb_config *cfg, struct db *db, int dry_run);
+/* Counts and sizes. */
+int ctl_stats(const struct cb_config *cfg, struct db *db);
+
+#endif

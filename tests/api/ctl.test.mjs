@@ -1,0 +1,135 @@
+// ctl.test.mjs - cubbyctl check, gc and stats on a data directory the
+// pool is serving: a clean store checks ok; planted orphans, a missing
+// blob and totals that do not add up are each reported (exit 1); gc
+// removes what no row names once it is an hour old, and expired keys,
+// and leaves live blobs and young files alone.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Stack, bin } from './harness.mjs';
+
+const stack = new Stack();
+after(() => stack.stop());
+
+const MiB = 1024 * 1024;
+const data = () => path.join(stack.dirs.localstatedir, 'lib/cubby');
+const sql = (q) => spawnSync('sqlite3', [path.join(data(), 'cubby.db'), q], { encoding: 'utf8' }).stdout.trim();
+const ctl = (...args) => stack.ctl(...args);
+
+async function api(method, p, key, body, headers = {}) {
+  const h = { ...headers };
+  if (key) h.Authorization = `Bearer ${key}`;
+  if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) {
+    h['Content-Type'] = 'application/json';
+    body = JSON.stringify(body);
+  }
+  const r = await fetch(stack.fronts[1].base + p, { method, headers: h, body });
+  const text = await r.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: r.status, json, text };
+}
+
+// An old file: past gc's hour of grace.
+function plant(rel, bytes, ageSeconds = 7200) {
+  const p = path.join(data(), 'blobs', rel);
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  fs.writeFileSync(p, bytes);
+  const t = Date.now() / 1000 - ageSeconds;
+  fs.utimesSync(p, t, t);
+  return p;
+}
+const blobFile = (key) => path.join(data(), 'blobs', key.slice(0, 2), key.slice(2, 4), key);
+
+let key;
+let assets = [];
+before(async () => {
+  await stack.start();
+  const t = await api('POST', '/api/v1/admin/tenants', stack.adminKey, { name: 'ctl', quotaBytes: 100 * MiB });
+  key = t.json.apiKey;
+  // one single upload, one multipart upload, one pending (never sent)
+  const one = await api('POST', '/v1/assets', key, { filename: 'a.txt', size_bytes: 5 });
+  await fetch(one.json.data.upload.url, { method: 'PUT', headers: one.json.data.upload.headers, body: 'hello' });
+  assert.equal((await api('POST', `/v1/assets/${one.json.data.asset.id}/complete`, key)).status, 200);
+  const mp = await api('POST', '/v1/assets', key, { filename: 'b.bin', size_bytes: 6 * MiB, multipart: true, part_size: 5 * MiB });
+  const up = mp.json.data.upload;
+  const bytes = crypto.randomBytes(6 * MiB);
+  for (const n of [1, 2]) {
+    const u = await api('POST', `/v1/assets/${mp.json.data.asset.id}/parts`, key, { upload_id: up.upload_id, part_number: n });
+    const r = await fetch(u.json.data.url, { method: 'PUT', body: bytes.subarray((n - 1) * 5 * MiB, n * 5 * MiB) });
+    assert.equal(r.status, 200);
+  }
+  assert.equal((await api('POST', `/v1/assets/${mp.json.data.asset.id}/complete`, key, { upload_id: up.upload_id })).status, 200);
+  await api('POST', '/v1/assets', key, { filename: 'c.bin', size_bytes: 1000 });
+  assets = [one.json.data.asset.id, mp.json.data.asset.id];
+});
+
+test('a clean data directory checks ok while the pool serves', () => {
+  const r = ctl('check');
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ok: database intact, 2 live objects with their blobs, totals add up$/m);
+  const s = ctl('stats');
+  assert.equal(s.status, 0, s.stderr);
+  assert.match(s.stdout, /^objects live\s+2 \(6291461 bytes\)$/m);
+  assert.match(s.stdout, /^objects pending\s+1 \(1000 bytes reserved\)$/m);
+  assert.match(s.stdout, /^blob files\s+2 \(6291461 bytes; 0 named by no row\)$/m);
+});
+
+test('check reports orphans, a missing blob and totals that do not add up; gc cleans up', () => {
+  const orphan = plant('ab/cd/abcd0000-0000-4000-8000-000000000000', 'orphan');
+  const young = plant('ab/cd/abcd0000-0000-4000-8000-000000000001', 'young', 60);
+  const upload = plant('uploads/0000aaaa-0000-4000-8000-000000000000-deadbeef', 'stale part');
+  const tmp = plant('tmp/abcd.1234', 'half-written');
+  let r = ctl('check');
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stdout, new RegExp(`orphan blob: ${orphan} \\(6 bytes`));
+  assert.match(r.stdout, new RegExp(`orphan upload: ${upload} `));
+  assert.match(r.stdout, new RegExp(`temp file: ${tmp} `));
+  assert.ok(!r.stdout.includes(young), 'a young file may be an upload in flight');
+  assert.match(r.stdout, /1 file in the blob tree younger than an hour/);
+  assert.match(r.stdout, /^3 problems found/m);
+
+  // a live object's blob gone, and a tenant's total off by 5
+  const uuid = (id) => id.slice(4).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+  const bkey = sql(`SELECT blob_key FROM objects WHERE id = '${uuid(assets[0])}'`);
+  const saved = fs.readFileSync(blobFile(bkey));
+  fs.rmSync(blobFile(bkey));
+  sql("UPDATE tenants SET used_bytes = used_bytes + 5 WHERE name = 'ctl'");
+  r = ctl('check');
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, new RegExp(`object ${uuid(assets[0])} \\(tenant \\S+\\): blob \\S+ is missing`));
+  assert.match(r.stdout, /tenant \S+: used_bytes \d+, but its live objects reserve \d+/);
+  fs.writeFileSync(blobFile(bkey), saved);
+  sql("UPDATE tenants SET used_bytes = used_bytes - 5 WHERE name = 'ctl'");
+
+  // gc: a dry run removes nothing
+  r = ctl('gc', '--dry-run');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /would remove 3 files \(28 bytes\) and 0 expired keys/);
+  assert.ok(fs.existsSync(orphan) && fs.existsSync(upload) && fs.existsSync(tmp));
+  // an expired key-value entry, written past its time
+  const b = spawnSync('curl', ['-sf', '-X', 'POST', `${stack.fronts[1].base}/api/v1/`, '--data-urlencode', 'email=a@b.c'], { encoding: 'utf8' }).stdout.trim();
+  sql(`INSERT INTO kv_entries (bucket_id, key, type, value, expires_at) VALUES ('${b}', CAST('old' AS BLOB), 1, 'x', 1000)`);
+  r = ctl('gc');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^removed 3 files \(28 bytes\) and 1 expired key$/m);
+  assert.ok(!fs.existsSync(orphan) && !fs.existsSync(upload) && !fs.existsSync(tmp));
+  assert.ok(fs.existsSync(young), 'younger than an hour: kept');
+  assert.ok(fs.existsSync(blobFile(bkey)), 'live blobs are kept');
+  fs.rmSync(young);
+  r = ctl('check');
+  assert.equal(r.status, 0, r.stdout);
+});
+
+test('check names a missing or wrong data directory', () => {
+  const conf = path.join(stack.tmp, 'other.conf');
+  fs.writeFileSync(conf, fs.readFileSync(stack.confPath, 'utf8') + `\ndata_dir = ${path.join(stack.tmp, 'nowhere')}\n`);
+  const r = spawnSync(bin('cubbyctl'), ['-c', conf, 'check'], { env: stack.env(), encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /no database at .*nowhere.*run 'cubbyctl init'/);
+  const u = spawnSync(bin('cubbyctl'), ['-c', conf, 'gc', '--bogus'], { env: stack.env(), encoding: 'utf8' });
+  assert.equal(u.status, 2);
+});
