@@ -46,6 +46,11 @@ usage(FILE *f)
 	    "  gc [--dry-run]     remove files no row names (older than an hour)\n"
 	    "                     and expired key-value entries\n"
 	    "  stats              counts and sizes\n"
+	    "  backup DIR [--with-blobs]\n"
+	    "                     snapshot the database (while the pool serves), the\n"
+	    "                     master key and a manifest of blobs into DIR\n"
+	    "  restore DIR [--force]\n"
+	    "                     put a backup in place and check its blobs\n"
 	    "  version            print the version\n");
 }
 
@@ -169,6 +174,35 @@ cmd_maint(const struct cb_config *cfg, const char *cmd, int argc, char **argv)
 	}
 	rc = strcmp(cmd, "check") == 0 ? ctl_check(cfg, db) :
 	    strcmp(cmd, "gc") == 0 ? ctl_gc(cfg, db, dry) : ctl_stats(cfg, db);
+	db_close(db);
+	return rc;
+}
+
+static int
+cmd_backup(const struct cb_config *cfg, const char *cmd, int argc, char **argv)
+{
+	const char *flag = strcmp(cmd, "backup") == 0 ? "--with-blobs" : "--force";
+	int set = argc == 2 && strcmp(argv[1], flag) == 0;
+	struct db *db;
+	char err[512];
+	int rc;
+
+	if (argc < 1 || argc > 1 + set || argv[0][0] == '-') {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(cmd, "restore") == 0)
+		return ctl_restore(cfg, argv[0], set);
+	if (access(cfg->db_path, F_OK) != 0) {
+		fprintf(stderr, "cubbyctl: no database at %s (data_dir is %s): wrong "
+		    "config, or run 'cubbyctl init'\n", cfg->db_path, cfg->data_dir);
+		return 1;
+	}
+	if (db_open_current(cfg, &db, err, sizeof err) != 0) {
+		fprintf(stderr, "cubbyctl: %s\n", err);
+		return 1;
+	}
+	rc = ctl_backup(cfg, db, argv[0], set);
 	db_close(db);
 	return rc;
 }
@@ -447,6 +481,8 @@ main(int argc, char **argv)
 		rc = cmd_tenant(&cfg, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "key") == 0)
 		rc = cmd_key(&cfg, argc - optind - 1, argv + optind + 1);
+	else if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0)
+		rc = cmd_backup(&cfg, cmd, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "check") == 0 || strcmp(cmd, "gc") == 0 ||
 	    strcmp(cmd, "stats") == 0)
 		rc = cmd_maint(&cfg, cmd, argc - optind - 1, argv + optind + 1);

@@ -14,5 +14,11 @@ int ctl_check(const struct cb_config *cfg, struct db *db);
 int ctl_gc(const struct cb_config *cfg, struct db *db, int dry_run);
 /* Counts and sizes. */
 int ctl_stats(const struct cb_config *cfg, struct db *db);
+/* A snapshot of the database, the master key and a manifest of blobs
+ * (and the blobs, with with_blobs) into the new directory dir. */
+int ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int with_blobs);
+/* Put a backup's database and key into cfg's data directory (replacing
+ * them only with force) and check every blob of its manifest. */
+int ctl_restore(const struct cb_config *cfg, const char *dir, int force);
 
 #endif

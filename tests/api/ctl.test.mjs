@@ -5,7 +5,7 @@
 // and leaves live blobs and young files alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -132,4 +132,98 @@ test('check names a missing or wrong data directory', () => {
   assert.match(r.stderr, /no database at .*nowhere.*run 'cubbyctl init'/);
   const u = spawnSync(bin('cubbyctl'), ['-c', conf, 'gc', '--bogus'], { env: stack.env(), encoding: 'utf8' });
   assert.equal(u.status, 2);
+});
+
+test('backup while the pool serves; restore into a fresh data directory', async () => {
+  const other = (name) => {
+    const conf = path.join(stack.tmp, `${name}.conf`);
+    fs.writeFileSync(conf, fs.readFileSync(stack.confPath, 'utf8') + `\ndata_dir = ${path.join(stack.tmp, name)}\n`);
+    return (...args) => spawnSync(bin('cubbyctl'), ['-c', conf, ...args], { env: stack.env(), encoding: 'utf8' });
+  };
+  // writes go on during the backup
+  const b = spawnSync('curl', ['-sf', '-X', 'POST', `${stack.fronts[1].base}/api/v1/`, '--data-urlencode', 'email=a@b.c'], { encoding: 'utf8' }).stdout.trim();
+  let writing = true, writes = 0;
+  const writer = (async () => {
+    while (writing) {
+      const r = await fetch(`${stack.fronts[1].base}/api/v1/${b}/k${writes}`, { method: 'POST', body: 'v' });
+      assert.equal(r.status, 200);
+      writes++;
+    }
+  })();
+  const dir = path.join(stack.tmp, 'backup1');
+  while (writes < 20) await new Promise((res) => setTimeout(res, 5));
+  const before = writes;
+  // spawned, not spawnSync: the writer keeps going while the backup runs
+  let r = await new Promise((res) => {
+    const p = spawn(bin('cubbyctl'), ['-c', stack.confPath, 'backup', dir], { env: stack.env() });
+    let out = '', err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('close', (status) => res({ status, stdout: out, stderr: err }));
+  });
+  const during = writes;
+  writing = false;
+  await writer;
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /manifest of 2 blobs \(6291461 bytes\)/);
+  assert.equal(fs.statSync(path.join(dir, 'master.key')).mode & 0o777, 0o600);
+  const man = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  assert.equal(man.blobs.length, 2);
+  for (const x of man.blobs) {
+    const bytes = fs.readFileSync(blobFile(x.key));
+    assert.equal(x.size, bytes.length);
+    assert.equal(x.sha256, crypto.createHash('sha256').update(bytes).digest('hex'));
+  }
+  assert.ok(writes > 0);
+  assert.equal(ctl('backup', dir).status, 1, 'a directory holding a backup is not overwritten');
+
+  // restore without the blobs: the database is in place, the blobs are named missing
+  const r1 = other('restored1');
+  r = r1('restore', dir);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /0 of 2 blobs present and intact/);
+  assert.equal((r.stdout.match(/^missing blob /gm) || []).length, 2);
+  // copy the store's blobs across (what an operator's rsync does): all there
+  fs.cpSync(path.join(data(), 'blobs'), path.join(stack.tmp, 'restored1', 'blobs'), { recursive: true });
+  r = r1('restore', dir);
+  assert.equal(r.status, 1, 'not over an existing database without --force');
+  assert.match(r.stderr, /--force/);
+  r = r1('restore', dir, '--force');
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /2 of 2 blobs present and intact/);
+  r = r1('check');
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+
+  // --with-blobs: a backup that stands on its own
+  const dir2 = path.join(stack.tmp, 'backup2');
+  r = ctl('backup', dir2, '--with-blobs');
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const r2 = other('restored2');
+  r = r2('restore', dir2);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  r = r2('check');
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const kv = spawnSync('sqlite3', [path.join(stack.tmp, 'restored2', 'cubby.db'),
+    `SELECT count(*) FROM kv_entries WHERE bucket_id = '${b}'`], { encoding: 'utf8' }).stdout.trim();
+  // backup2 was taken after the writer stopped: every acknowledged write
+  assert.equal(Number(kv), writes);
+  const kv1 = spawnSync('sqlite3', [path.join(dir, 'cubby.db'),
+    `SELECT count(*) FROM kv_entries WHERE bucket_id = '${b}'`], { encoding: 'utf8' }).stdout.trim();
+  assert.ok(Number(kv1) >= before && Number(kv1) <= during,
+    `backup1 holds what was acknowledged before it began and nothing after it ended (${before} <= ${kv1} <= ${during})`);
+
+  // a damaged blob is named; a database that is not the manifest's is refused
+  const x = man.blobs[0];
+  const dst = path.join(stack.tmp, 'restored2', 'blobs', x.key.slice(0, 2), x.key.slice(2, 4), x.key);
+  fs.writeFileSync(dst, 'not the bytes');
+  r = r2('restore', dir2, '--force');
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /damaged blob .* \(SHA-256 [0-9a-f]{64}, the backup says [0-9a-f]{64}\)/);
+  fs.appendFileSync(path.join(dir2, 'cubby.db'), 'x');
+  r = r2('restore', dir2, '--force');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /does not match the manifest/);
+  r = r2('restore', path.join(stack.tmp, 'nowhere'));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /not a cubby backup/);
 });
