@@ -4,6 +4,8 @@
 #ifndef CUBBY_LOG_H
 #define CUBBY_LOG_H
 
+#include <stddef.h>
+
 enum cb_log_level { CB_LOG_ERR = 0, CB_LOG_WARN, CB_LOG_INFO, CB_LOG_DEBUG };
 
 /* Name the program in every line and set the threshold. */
@@ -14,6 +16,10 @@ int log_get_level(void);
 int log_level_parse(const char *s);
 void log_msg(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* One preformatted line (no newline), written whole when the level is
+ * enabled; control characters become '?'. For the JSON access log. */
+void log_line(int level, char *line, size_t n);
 
 #define log_err(...)   log_msg(CB_LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(CB_LOG_WARN, __VA_ARGS__)

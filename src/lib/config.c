@@ -48,6 +48,7 @@ static const struct ckey keys[] = {
 	{ "busy_timeout_ms", C_INT,  F(busy_timeout_ms), "5000", 0, 600000 },
 	{ "log_level",       C_STR,  F(log_level),       "info", 0, 0 },
 	{ "access_log",      C_BOOL, F(access_log),      "on", 0, 1 },
+	{ "access_log_format", C_STR, F(access_log_format), "text", 0, 0 },
 	{ "base_path",       C_STR,  F(base_path),       "", 0, 0 },
 	{ "public_url",      C_STR,  F(public_url),      "", 0, 0 },
 	{ "share_path",      C_STR,  F(share_path),      "/s", 0, 0 },
@@ -245,6 +246,11 @@ config_load(struct cb_config *cfg, const char *path, char *err, size_t errlen)
 	    strcmp(cfg->download_offload, "x-sendfile") != 0 &&
 	    strcmp(cfg->download_offload, "x-accel-redirect") != 0) {
 		snprintf(err, errlen, "download_offload must be off, auto, x-sendfile or x-accel-redirect");
+		return -1;
+	}
+	if (strcmp(cfg->access_log_format, "text") != 0 &&
+	    strcmp(cfg->access_log_format, "json") != 0) {
+		snprintf(err, errlen, "access_log_format must be text or json");
 		return -1;
 	}
 	if (log_level_parse(cfg->log_level) < 0) {

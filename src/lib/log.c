@@ -81,3 +81,21 @@ log_msg(int level, const char *fmt, ...)
 	}
 	errno = saved;
 }
+
+void
+log_line(int level, char *line, size_t n)
+{
+	int saved = errno;
+
+	if (level > log_level || n == 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)line[i] < 0x20)
+			line[i] = '?';
+	/* The caller leaves room for the newline: line[n] is ours. */
+	line[n] = '\n';
+	if (write(STDERR_FILENO, line, n + 1) < 0) {
+		/* nowhere left to report it */
+	}
+	errno = saved;
+}

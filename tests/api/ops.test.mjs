@@ -98,3 +98,50 @@ test('the access log has one line per request and never a query string', async (
   assert.match(lines[0], /access rid=rid-\d+ GET \/health 200 /);
   assert.ok(!stack.log().includes('sekrit-token-value'), 'a credential in the query reached the log');
 });
+
+test('access_log_format = json: one JSON object per request, still no query string', async () => {
+  stack.writeConfig({ access_log_format: 'json' });
+  stack.pool.kill('SIGHUP');
+  const marker = `json-${process.pid}`;
+  const f = stack.fronts[1];
+  let line;
+  for (let i = 0; i < 100 && !line; i++) {
+    await fetch(`${f.base}/health?access_token=sekrit-json-token`, { headers: { 'X-Request-Id': `${marker}-${i}` } });
+    line = stack.log().split('\n').find((l) => l.startsWith('{') && l.includes(marker));
+    if (!line) await sleep(50);
+  }
+  assert.ok(line, 'a JSON access line after the reload');
+  const j = JSON.parse(line);
+  assert.deepEqual(Object.keys(j), ['time', 'level', 'type', 'pid', 'rid', 'method', 'path', 'route',
+    'status', 'bytes_in', 'bytes_out', 'duration_ms', 'remote_addr']);
+  assert.equal(j.type, 'access');
+  assert.equal(j.method, 'GET');
+  assert.equal(j.path, '/health');
+  assert.equal(j.route, '/health');
+  assert.equal(j.status, 200);
+  assert.equal(j.remote_addr, '127.0.0.1');
+  assert.match(j.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.ok(!stack.log().includes('sekrit-json-token'));
+  // a bad value is refused at reload, and the running configuration kept
+  stack.writeConfig({ access_log_format: 'xml' });
+  stack.pool.kill('SIGHUP');
+  for (let i = 0; i < 100 && !/access_log_format must be text or json/.test(stack.log()); i++) await sleep(50);
+  assert.match(stack.log(), /access_log_format must be text or json/);
+  stack.writeConfig();
+  stack.pool.kill('SIGHUP');
+  await sleep(300);
+});
+
+test('docs/metrics.md documents exactly the series /metrics serves', async () => {
+  const f = stack.fronts[1];
+  await fetch(f.base + '/health');
+  const text = await (await fetch(f.base + '/metrics')).text();
+  const served = new Set(text.split('\n').filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.replace(/[{ ].*$/, '').replace(/_(bucket|sum|count)$/, '')));
+  const doc = fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '../../docs/metrics.md'), 'utf8');
+  const documented = new Set([...doc.matchAll(/^\| `(cubby_[a-z_]+)` \|/gm)].map((m) => m[1]));
+  assert.deepEqual([...served].sort(), [...documented].sort());
+  // every label name used is described
+  for (const label of new Set([...text.matchAll(/[{,]([a-z_]+)="/g)].map((m) => m[1])))
+    assert.match(doc, new RegExp(`^- \`${label}\``, 'm'), `label ${label} is documented`);
+});
