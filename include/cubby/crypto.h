@@ -18,6 +18,9 @@ void hmac_sha256(const void *key, size_t keylen, const void *data,
     size_t len, unsigned char out[32]);
 /* SHA-256 of data into out[32]. */
 void sha256(const void *data, size_t len, unsigned char out[32]);
+/* Lowercase hex SHA-256 of the file at path into hex[65], and its size
+ * into *size unless NULL. 0, or -1 with errno set. */
+int sha256_file(const char *path, char hex[65], long long *size);
 /* 1 if equal, in time that depends only on n. */
 int ct_equal(const void *a, const void *b, size_t n);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gcrypt.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -690,30 +689,6 @@ dl_write(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-static int
-sha_file(const char *path, char hex[65])
-{
-	unsigned char *b = xmalloc(1 << 20);
-	gcry_md_hd_t md;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || gcry_md_open(&md, GCRY_MD_SHA256, 0) != 0) {
-		free(b);
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	while ((n = read(fd, b, 1 << 20)) > 0)
-		gcry_md_write(md, b, (size_t)n);
-	if (n == 0)
-		hex_encode(hex, gcry_md_read(md, GCRY_MD_SHA256), 32);
-	gcry_md_close(md);
-	close(fd);
-	free(b);
-	return n == 0 ? 0 : -1;
-}
-
 /* A safe local name from the server's filename: its last component. */
 static char *
 local_name(const char *fn)
@@ -869,7 +844,12 @@ cmd_get(struct cli *c, int argc, char **argv)
 		goto done;
 	}
 	if (verify && sha != NULL) {
-		if (sha_file(tmp, hex) != 0 || strcmp(hex, sha) != 0) {
+		if (sha256_file(tmp, hex, NULL) != 0) {
+			cli_err("%s: %s", tmp, strerror(errno));
+			ex = EX_FAIL;
+			goto done;
+		}
+		if (strcmp(hex, sha) != 0) {
 			cli_err("%s: SHA-256 %s is not the asset's %s: removed", tmp, hex, sha);
 			unlink(tmp);
 			ex = EX_FAIL;

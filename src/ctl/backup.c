@@ -19,7 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <gcrypt.h>
 #include <json-c/json.h>
 #include <sqlite3.h>
 
@@ -76,36 +75,6 @@ copy_file(const char *from, const char *to, mode_t mode)
 		errno = e;
 	}
 	return rc;
-}
-
-static int
-sha_file(const char *path, char hex[65], long long *size)
-{
-	unsigned char buf[1 << 16];
-	gcry_md_hd_t md;
-	struct stat st;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (gcry_md_open(&md, GCRY_MD_SHA256, 0) != 0) {
-		close(fd);
-		return -1;
-	}
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		gcry_md_write(md, buf, (size_t)n);
-	if (n == 0)
-		hex_encode(hex, gcry_md_read(md, GCRY_MD_SHA256), 32);
-	gcry_md_close(md);
-	close(fd);
-	if (n != 0)
-		return -1;
-	*size = st.st_size;
-	return 0;
 }
 
 static void
@@ -221,7 +190,7 @@ ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int with
 			hex_encode(known, sqlite3_column_blob(st, 1), 32);
 
 		blob_rel(rel, sizeof rel, key);
-		if (join(path, sizeof path, cfg->data_dir, rel) != 0 || sha_file(path, hex, &size) != 0) {
+		if (join(path, sizeof path, cfg->data_dir, rel) != 0 || sha256_file(path, hex, &size) != 0) {
 			/* Gone from the store (deleted since the snapshot, or lost):
 			 * named, so restore can say so. */
 			fprintf(stderr, "cubbyctl: warning: blob %s: %s\n", path, strerror(errno));
@@ -252,7 +221,7 @@ ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int with
 	st = NULL;
 	sqlite3_close(snap);
 	snap = NULL;
-	if (sha_file(dbcopy, dbhex, &size) != 0)
+	if (sha256_file(dbcopy, dbhex, &size) != 0)
 		goto out;
 	json_object_object_add(man, "format", json_object_new_string("cubby-backup/1"));
 	json_object_object_add(man, "version", json_object_new_string(PACKAGE_VERSION));
@@ -314,7 +283,7 @@ ctl_restore(const struct cb_config *cfg, const char *dir, int force)
 		goto out;
 	}
 	/* The database is the one the manifest was made for. */
-	if (join(from, sizeof from, dir, "cubby.db") != 0 || sha_file(from, hex, &size) != 0 ||
+	if (join(from, sizeof from, dir, "cubby.db") != 0 || sha256_file(from, hex, &size) != 0 ||
 	    !json_object_object_get_ex(man, "database_sha256", &v) ||
 	    strcmp(json_object_get_string(v), hex) != 0) {
 		fprintf(stderr, "cubbyctl: %s/cubby.db is missing or does not match the manifest\n", dir);
@@ -363,7 +332,7 @@ ctl_restore(const struct cb_config *cfg, const char *dir, int force)
 			    link(from, path) != 0 && copy_file(from, path, 0640) != 0)
 				fprintf(stderr, "cubbyctl: cannot copy %s: %s\n", from, strerror(errno));
 		}
-		if (sha_file(path, hex, &size) != 0) {
+		if (sha256_file(path, hex, &size) != 0) {
 			printf("missing blob %s\n", path);
 			bad++;
 		} else if (want != NULL && strcmp(want, hex) != 0) {

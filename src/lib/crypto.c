@@ -269,3 +269,36 @@ password_verify(const char *stored, const char *pass)
 	memset(got, 0, sizeof got);
 	return ok;
 }
+
+int
+sha256_file(const char *path, char hex[65], long long *size)
+{
+	unsigned char buf[1 << 16];
+	gcry_md_hd_t md;
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), e;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || gcry_md_open(&md, GCRY_MD_SHA256, 0) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		gcry_md_write(md, buf, (size_t)n);
+	e = errno;
+	if (n == 0)
+		hex_encode(hex, gcry_md_read(md, GCRY_MD_SHA256), 32);
+	gcry_md_close(md);
+	close(fd);
+	if (n != 0) {
+		errno = e;
+		return -1;
+	}
+	if (size != NULL)
+		*size = st.st_size;
+	return 0;
+}
