@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Whole-string decimal integer in [min,max]; 0 on success, -1 otherwise. */
 int parse_ll(const char *s, long long min, long long max, long long *out);
@@ -23,6 +24,9 @@ void fmt_iso8601_ms(char *out, size_t outlen, int64_t unix_ms);
  * either is refused) into ms since the epoch. 0 or -1. */
 int parse_iso8601_ms(const char *s, int64_t *out);
 /* Bounded copy that always NUL-terminates; returns strlen(src). */
+/* mkdir -p: path and its missing parents with mode. 0, or -1 with errno
+ * set (ENAMETOOLONG past 4095 bytes). */
+int mkdir_p(const char *path, mode_t mode);
 size_t strlcpy_cb(char *dst, const char *src, size_t dstlen);
 /* Value of one hex digit, or -1. */
 int hex_digit(int c);

@@ -83,23 +83,18 @@ blob_rel(char *out, size_t n, const char *key)
 	snprintf(out, n, "blobs/%.2s/%.2s/%s", key, key + 2, key);
 }
 
+/* The directory a file goes in, made if missing. */
 static int
 mkdirs_for(const char *file)
 {
-	char d[4200];
-	size_t n = strlen(file);
+	char d[4096];
+	char *slash;
 
-	if (n >= sizeof d)
+	if ((size_t)snprintf(d, sizeof d, "%s", file) >= sizeof d ||
+	    (slash = strrchr(d, '/')) == NULL || slash == d)
 		return -1;
-	memcpy(d, file, n + 1);
-	for (char *p = d + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(d, 0750) != 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return 0;
+	*slash = '\0';
+	return mkdir_p(d, 0750);
 }
 
 /* The snapshot, with SQLite's backup API: a read transaction on the

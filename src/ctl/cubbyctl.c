@@ -55,26 +55,6 @@ usage(FILE *f)
 }
 
 static int
-mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof tmp)
-		return -1;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-static int
 open_db(const struct cb_config *cfg, int flags, struct db **db)
 {
 	char err[512];
@@ -150,12 +130,29 @@ cmd_init(const struct cb_config *cfg)
 	return rc;
 }
 
+/* The database at this binary's schema, or a message saying why not. */
+static int
+open_ready(const struct cb_config *cfg, struct db **db)
+{
+	char err[512];
+
+	if (access(cfg->db_path, F_OK) != 0) {
+		fprintf(stderr, "cubbyctl: no database at %s (data_dir is %s): wrong "
+		    "config, or run 'cubbyctl init'\n", cfg->db_path, cfg->data_dir);
+		return -1;
+	}
+	if (db_open_current(cfg, db, err, sizeof err) != 0) {
+		fprintf(stderr, "cubbyctl: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* check, gc, stats: on a database at this binary's schema. */
 static int
 cmd_maint(const struct cb_config *cfg, const char *cmd, int argc, char **argv)
 {
 	struct db *db;
-	char err[512];
 	int dry = argc == 1 && strcmp(cmd, "gc") == 0 && strcmp(argv[0], "--dry-run") == 0;
 	int rc;
 
@@ -163,15 +160,8 @@ cmd_maint(const struct cb_config *cfg, const char *cmd, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (access(cfg->db_path, F_OK) != 0) {
-		fprintf(stderr, "cubbyctl: no database at %s (data_dir is %s): wrong "
-		    "config, or run 'cubbyctl init'\n", cfg->db_path, cfg->data_dir);
+	if (open_ready(cfg, &db) != 0)
 		return 1;
-	}
-	if (db_open_current(cfg, &db, err, sizeof err) != 0) {
-		fprintf(stderr, "cubbyctl: %s\n", err);
-		return 1;
-	}
 	rc = strcmp(cmd, "check") == 0 ? ctl_check(cfg, db) :
 	    strcmp(cmd, "gc") == 0 ? ctl_gc(cfg, db, dry) : ctl_stats(cfg, db);
 	db_close(db);
@@ -184,7 +174,6 @@ cmd_backup(const struct cb_config *cfg, const char *cmd, int argc, char **argv)
 	const char *flag = strcmp(cmd, "backup") == 0 ? "--with-blobs" : "--force";
 	int set = argc == 2 && strcmp(argv[1], flag) == 0;
 	struct db *db;
-	char err[512];
 	int rc;
 
 	if (argc < 1 || argc > 1 + set || argv[0][0] == '-') {
@@ -193,15 +182,8 @@ cmd_backup(const struct cb_config *cfg, const char *cmd, int argc, char **argv)
 	}
 	if (strcmp(cmd, "restore") == 0)
 		return ctl_restore(cfg, argv[0], set);
-	if (access(cfg->db_path, F_OK) != 0) {
-		fprintf(stderr, "cubbyctl: no database at %s (data_dir is %s): wrong "
-		    "config, or run 'cubbyctl init'\n", cfg->db_path, cfg->data_dir);
+	if (open_ready(cfg, &db) != 0)
 		return 1;
-	}
-	if (db_open_current(cfg, &db, err, sizeof err) != 0) {
-		fprintf(stderr, "cubbyctl: %s\n", err);
-		return 1;
-	}
 	rc = ctl_backup(cfg, db, argv[0], set);
 	db_close(db);
 	return rc;
@@ -234,13 +216,10 @@ static int
 cmd_rotate(const struct cb_config *cfg)
 {
 	struct db *db;
-	char err[512];
 	int rc;
 
-	if (db_open_current(cfg, &db, err, sizeof err) != 0) {
-		fprintf(stderr, "cubbyctl: %s\n", err);
+	if (open_ready(cfg, &db) != 0)
 		return 1;
-	}
 	rc = print_new_admin_key(cfg, db, 1);
 	db_close(db);
 	return rc;
@@ -265,9 +244,12 @@ open_current(const struct cb_config *cfg, struct db **db, unsigned char master[C
 {
 	char err[512];
 
-	if (masterkey_load(cfg->master_key_file, master, err, sizeof err) != 0 ||
-	    db_open_current(cfg, db, err, sizeof err) != 0) {
+	if (open_ready(cfg, db) != 0)
+		return -1;
+	if (masterkey_load(cfg->master_key_file, master, err, sizeof err) != 0) {
 		fprintf(stderr, "cubbyctl: %s\n", err);
+		db_close(*db);
+		*db = NULL;
 		return -1;
 	}
 	return 0;

@@ -40,26 +40,6 @@ blob_path(const struct cb_config *cfg, const char *key, char *out, size_t len)
 	snprintf(out, len, "%s/blobs/%.2s/%.2s/%s", cfg->data_dir, key, key + 2, key);
 }
 
-static int
-mkdirs(const char *path)
-{
-	char tmp[4096];
-	size_t n = strlen(path);
-
-	if (n >= sizeof tmp)
-		return -1;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0750) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, 0750) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 int
 blob_create(const struct cb_config *cfg, const char *key, struct blob_writer *w)
 {
@@ -78,7 +58,7 @@ blob_create(const struct cb_config *cfg, const char *key, struct blob_writer *w)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (mkdirs(dir) != 0)
+	if (mkdir_p(dir, 0750) != 0)
 		return -1;
 	crypto_random(r, sizeof r);
 	hex_encode(rnd, r, sizeof r);
@@ -151,7 +131,7 @@ blob_commit(struct blob_writer *w, unsigned char sha[32])
 	strlcpy_cb(dir, w->final, sizeof dir);
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*slash = '\0';
-	if (mkdirs(dir) != 0 || rename(w->tmp, w->final) != 0)
+	if (mkdir_p(dir, 0750) != 0 || rename(w->tmp, w->final) != 0)
 		goto fail;
 	w->tmp[0] = '\0';
 	/* The rename is durable only once the directory is synced. */
@@ -252,7 +232,7 @@ blob_part_begin(const struct cb_config *cfg, const char *key, int64_t off,
 	if (upload_path(cfg, key, path, sizeof path) != 0)
 		return -1;
 	snprintf(dir, sizeof dir, "%s/blobs/uploads", cfg->data_dir);
-	if (mkdirs(dir) != 0)
+	if (mkdir_p(dir, 0750) != 0)
 		return -1;
 	if ((p->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0)
 		return -1;
@@ -419,7 +399,7 @@ blob_upload_commit(const struct cb_config *cfg, const char *key,
 		return -1;
 	}
 	close(fd);
-	if (mkdirs(dir) != 0 || rename(from, to) != 0)
+	if (mkdir_p(dir, 0750) != 0 || rename(from, to) != 0)
 		return -1;
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		fsync(dfd);
