@@ -14,7 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Stack, bin, eachFront, sleep } from './harness.mjs';
 
-const stack = new Stack();
+// Six workers: with the upload paths streamed by both fronts, each PUT in
+// flight holds a worker, and the client's API calls need one too.
+const stack = new Stack({ config: { workers: '6' } });
 before(() => stack.start());
 after(() => stack.stop());
 
@@ -174,7 +176,8 @@ test('upload single and multipart, get them back byte for byte', async (t) => {
     const a = file(uniq('small') + '.bin', small), b = file(uniq('big') + '.bin', big);
     const r = await cubby(['upload', a, b, '--part-size', '5M', '--json', '--tag', 'raw,drone'], as(f.base, key));
     assert.equal(r.status, 0, r.err);
-    const lines = jsonLines(r.out);
+    // lines come as files finish: put them in the order given
+    const lines = jsonLines(r.out).sort((x, y) => [a, b].indexOf(x.path) - [a, b].indexOf(y.path));
     assert.equal(lines.length, 2);
     // --part-size makes both multipart; the small one has one part
     assert.deepEqual(lines.map((l) => [l.path, l.size_bytes, l.parts, l.sha256]),
@@ -242,10 +245,13 @@ test('ls filters, url, rm, reprocess', async () => {
   const base = stack.fronts[0].base;
   const key = await account(base);
   const png = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), crypto.randomBytes(200)]);
-  const up = await cubby(['upload', file(uniq('holiday') + '.png', png), file(uniq('notes') + '.txt', 'some notes'),
-    file(uniq('holiday') + '.txt', 'more'), '--json'], as(base, key));
+  const paths = [file(uniq('holiday') + '.png', png), file(uniq('notes') + '.txt', 'some notes'),
+    file(uniq('holiday') + '.txt', 'more')];
+  const up = await cubby(['upload', ...paths, '--json'], as(base, key));
   assert.equal(up.status, 0, up.err);
-  const ids = jsonLines(up.out).map((l) => l.id);
+  // lines come as files finish: match them to the paths
+  const lines = jsonLines(up.out);
+  const ids = paths.map((p) => lines.find((l) => l.path === p).id);
   let r = await cubby(['ls', '--json'], as(base, key));
   assert.equal(r.status, 0, r.err);
   assert.deepEqual(jsonLines(r.out).map((a) => a.id).sort(), [...ids].sort());
