@@ -22,6 +22,7 @@ struct cb_config {
 	char *log_level;        /* error | warn | info | debug */
 	int access_log;
 	char *access_log_format;   /* "text" or "json" */
+	char *log_file;            /* "" = stderr */
 	char *base_path;        /* URL prefix stripped before routing, "" = none */
 	char *public_url;       /* how clients reach Cubby, for absolute URLs ("" = from Host) */
 	char *share_path;       /* where the web server serves the share page ("/s") */

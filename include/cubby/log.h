@@ -17,6 +17,11 @@ int log_level_parse(const char *s);
 void log_msg(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Send stderr (every later log line, and what forked children inherit)
+ * to the file at path, appending; "" keeps stderr as it is. 0, or -1
+ * with the reason in err (stderr unchanged). Called again after the file
+ * was rotated away, it starts the new one. */
+int log_reopen(const char *path, char *err, size_t errlen);
 /* One preformatted line (no newline), written whole when the level is
  * enabled; control characters become '?'. For the JSON access log. */
 void log_line(int level, char *line, size_t n);

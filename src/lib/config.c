@@ -49,6 +49,7 @@ static const struct ckey keys[] = {
 	{ "log_level",       C_STR,  F(log_level),       "info", 0, 0 },
 	{ "access_log",      C_BOOL, F(access_log),      "on", 0, 1 },
 	{ "access_log_format", C_STR, F(access_log_format), "text", 0, 0 },
+	{ "log_file",        C_STR,  F(log_file),        "", 0, 0 },
 	{ "base_path",       C_STR,  F(base_path),       "", 0, 0 },
 	{ "public_url",      C_STR,  F(public_url),      "", 0, 0 },
 	{ "share_path",      C_STR,  F(share_path),      "/s", 0, 0 },

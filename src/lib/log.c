@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -98,4 +99,27 @@ log_line(int level, char *line, size_t n)
 		/* nowhere left to report it */
 	}
 	errno = saved;
+}
+
+int
+log_reopen(const char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "log_file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fd != STDERR_FILENO) {
+		if (dup2(fd, STDERR_FILENO) < 0) {
+			snprintf(err, errlen, "log_file %s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
 }

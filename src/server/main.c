@@ -85,6 +85,10 @@ main(int argc, char **argv)
 		log_err("config: %s", err);
 		return 1;
 	}
+	if (log_reopen(cfg.log_file, err, sizeof err) != 0) {
+		log_err("%s", err);
+		return 1;
+	}
 	if (listen_arg != NULL) {
 		free(cfg.listen);
 		cfg.listen = xstrdup(listen_arg);

@@ -206,6 +206,10 @@ reload(struct cb_config *cfg, int listen_fd)
 	config_free(cfg);
 	*cfg = ncfg;
 	log_set_level(log_level_parse(cfg->log_level));
+	/* After logrotate moved the file away: a new one, which the new
+	 * generation inherits; the old workers finish into the old file. */
+	if (log_reopen(cfg->log_file, err, sizeof err) != 0)
+		log_err("reload: %s; logging on where it did", err);
 
 	/* New generation first, so someone is always accepting. */
 	generation++;

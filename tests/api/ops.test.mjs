@@ -145,3 +145,38 @@ test('docs/metrics.md documents exactly the series /metrics serves', async () =>
   for (const label of new Set([...text.matchAll(/[{,]([a-z_]+)="/g)].map((m) => m[1])))
     assert.match(doc, new RegExp(`^- \`${label}\``, 'm'), `label ${label} is documented`);
 });
+
+test('log_file: lines go to the file; after logrotate moves it, SIGHUP starts a new one', async () => {
+  const s = new Stack();
+  const file = path.join(s.tmp, 'cubby-file.log');
+  s.opts.config = { log_file: file };
+  try {
+    s.init();
+    s.startPool();
+    for (let i = 0; i < 100 && !fs.existsSync(s.socket); i++) await sleep(50);
+    const f = await s.startNginx();
+    await s.waitHealthy(f);
+    const seen = async (id, p) => {
+      for (let i = 0; i < 100; i++) {
+        await fetch(f.base + '/health', { headers: { 'X-Request-Id': `${id}-${i}` } });
+        if (fs.existsSync(p) && fs.readFileSync(p, 'utf8').includes(id)) return true;
+        await sleep(50);
+      }
+      return false;
+    };
+    assert.ok(await seen('before-rotate', file), 'access lines in log_file');
+    assert.ok(!s.log().includes('before-rotate'), 'not on stderr');
+    fs.renameSync(file, file + '.1');
+    s.pool.kill('SIGHUP');
+    assert.ok(await seen('after-rotate', file), 'a new file after the reload');
+    assert.match(fs.readFileSync(file, 'utf8'), /reload: generation 2/);
+    // Old workers finish into the old file; once they are gone, every
+    // line goes to the new one.
+    await sleep(500);
+    assert.ok(await seen('settled', file));
+    assert.ok(!fs.readFileSync(file + '.1', 'utf8').includes('settled'));
+    assert.equal(fs.statSync(file).mode & 0o777, 0o640);
+  } finally {
+    await s.stop();
+  }
+});
