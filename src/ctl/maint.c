@@ -336,10 +336,10 @@ ctl_gc(const struct cb_config *cfg, struct db *db, int dry_run)
 	sqlite3_stmt *st;
 	int keys = 0;
 
-	/* Keys first: the set of names is read in one transaction, so a row
+	/* Keys first, in one read transaction (writers go on): a row
 	 * committed after it can only name a file younger than the grace
 	 * period, which is left alone. */
-	if (db_begin(db) != 0 || load_keys(db, &blobs, &uploads) != 0) {
+	if (db_exec(db, "BEGIN") != 0 || load_keys(db, &blobs, &uploads) != 0) {
 		db_rollback(db);
 		keyset_free(&blobs);
 		keyset_free(&uploads);
