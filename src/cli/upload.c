@@ -334,7 +334,7 @@ report_done(struct engine *e, struct file *f)
 			snprintf(t, sizeof t, "%.3f", secs);
 			json_object_object_add(j, "seconds", json_object_new_double_s(secs, t));
 		}
-		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(j);
 		fflush(stdout);
 		return;
@@ -371,7 +371,7 @@ report_failed(struct engine *e, struct file *f, const char *code, const char *fm
 		json_object_object_add(er, "code", json_object_new_string(code));
 		json_object_object_add(er, "message", json_object_new_string(msg));
 		json_object_object_add(j, "error", er);
-		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+		printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(j);
 		fflush(stdout);
 	}
