@@ -12,11 +12,18 @@ import path from 'node:path';
 import { srcdir, freePort } from './harness.mjs';
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'cubby-home-'));
+// Processes whose command line names the installed pool (from /proc).
+function pools() {
+  const bin = path.join(home, 'cubby/bin/cubby-fcgi');
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try { return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0')[0] === bin; } catch { return false; }
+  }).map(Number);
+}
 fs.chmodSync(home, 0o755);
 after(() => {
   const pid = path.join(home, 'cubby/var/run/lighttpd.pid');
   if (fs.existsSync(pid)) spawnSync('sh', ['-c', `kill $(cat ${pid})`]);
-  spawnSync('pkill', ['-f', path.join(home, 'cubby/bin/cubby-fcgi')]);
+  for (const pid of pools()) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
   if (!process.env.CUBBY_KEEP_TMP) fs.rmSync(home, { recursive: true, force: true });
 });
 
@@ -46,12 +53,13 @@ test('docs/install-home.md works as written', { timeout: 900000 }, async () => {
   assert.equal(fs.statSync(path.join(home, 'cubby/var/lib/cubby/master.key')).mode & 0o777, 0o600);
   assert.equal(fs.statSync(path.join(home, 'cubby/init.txt')).mode & 0o777, 0o600);
   assert.ok(fs.existsSync(path.join(home, 'cubby/share/man/man1/cubby.1')));
+  assert.ok(pools().length >= 1, 'the installed pool is running');
   // the stop block stops lighttpd and, with it, the pool
   const s = spawnSync('bash', ['-e', '-c', stop], { env: { PATH: process.env.PATH, HOME: home }, encoding: 'utf8' });
   assert.equal(s.status, 0, s.stderr);
   let alive = true;
   for (let i = 0; i < 50 && alive; i++) {
-    alive = spawnSync('pgrep', ['-f', path.join(home, 'cubby/bin/cubby-fcgi')]).status === 0;
+    alive = pools().length > 0;
     if (alive) await new Promise((res) => setTimeout(res, 100));
   }
   assert.equal(alive, false, 'the pool stops with lighttpd');
