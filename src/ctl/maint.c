@@ -48,7 +48,15 @@ cmpstr(const void *a, const void *b)
 static int
 keyset_has(const struct keyset *s, const char *k)
 {
-	return bsearch(&k, s->k, s->n, sizeof *s->k, cmpstr) != NULL;
+	return s->n > 0 && bsearch(&k, s->k, s->n, sizeof *s->k, cmpstr) != NULL;
+}
+
+/* Sorted for keyset_has (qsort wants a real array, even of none). */
+static void
+keyset_sort(struct keyset *s)
+{
+	if (s->n > 0)
+		qsort(s->k, s->n, sizeof *s->k, cmpstr);
 }
 
 static void
@@ -84,8 +92,8 @@ load_keys(struct db *db, struct keyset *blobs, struct keyset *uploads)
 	while (sqlite3_step(st) == SQLITE_ROW)
 		keyset_add(uploads, (const char *)sqlite3_column_text(st, 0));
 	sqlite3_reset(st);
-	qsort(blobs->k, blobs->n, sizeof *blobs->k, cmpstr);
-	qsort(uploads->k, uploads->n, sizeof *uploads->k, cmpstr);
+	keyset_sort(blobs);
+	keyset_sort(uploads);
 	return 0;
 }
 
