@@ -12,7 +12,7 @@ cd "$top"
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config libfcgi-dev
 libsqlite3-dev libgcrypt20-dev libjson-c-dev libcurl4-openssl-dev"
 RUN_DEPS="lighttpd sqlite3"
-TEST_DEPS="nginx-light spawn-fcgi gdb nodejs wrk chromium time"
+TEST_DEPS="nginx-light spawn-fcgi gdb nodejs wrk chromium time curl procps"
 
 deps() {
 	missing=""

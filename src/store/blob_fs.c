@@ -82,22 +82,36 @@ blob_create(const struct cb_config *cfg, const char *key, struct blob_writer *w)
 	return 0;
 }
 
-int
-blob_write(struct blob_writer *w, const void *p, size_t n)
+/* All n bytes, at offset at (pwrite), or at the file offset when at < 0;
+ * 0 or -1. *done grows by every byte written, a failed call's too (a
+ * part's caller must know its range was touched). */
+static int
+write_all(int fd, const void *buf, size_t n, off_t at, int64_t *done)
 {
-	const char *c = p;
+	const char *c = buf;
 
-	gcry_md_write((gcry_md_hd_t)w->sha, p, n);
 	while (n > 0) {
-		ssize_t k = write(w->fd, c, n);
+		ssize_t k = at < 0 ? write(fd, c, n) : pwrite(fd, c, n, at);
+
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
 			return -1;
 		c += k;
 		n -= (size_t)k;
-		w->size += k;
+		*done += k;
+		if (at >= 0)
+			at += k;
 	}
+	return 0;
+}
+
+int
+blob_write(struct blob_writer *w, const void *p, size_t n)
+{
+	gcry_md_write((gcry_md_hd_t)w->sha, p, n);
+	if (write_all(w->fd, p, n, -1, &w->size) != 0)
+		return -1;
 	return 0;
 }
 
@@ -268,20 +282,10 @@ fail:
 int
 blob_part_write(struct blob_part *p, const void *buf, size_t n)
 {
-	const char *c = buf;
-
 	if (p->sha)
 		gcry_md_write((gcry_md_hd_t)p->sha, buf, n);
-	while (n > 0) {
-		ssize_t k = pwrite(p->fd, c, n, p->off + p->size);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		c += k;
-		n -= (size_t)k;
-		p->size += k;
-	}
+	if (write_all(p->fd, buf, n, p->off + p->size, &p->size) != 0)
+		return -1;
 #ifdef SYNC_FILE_RANGE_WRITE
 	/* Start writing back what has arrived, every 8 MiB, so that the
 	 * fdatasync at the end of the part waits for little: the disk works

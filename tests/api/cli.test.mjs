@@ -397,6 +397,22 @@ test('exit codes: usage, network, not found', async () => {
   assert.match(r.err, /no API key/);
   r = await cubby(['url', 'ast_' + 'f'.repeat(32)], as(base, key));
   assert.equal(r.status, 4);
+  // another account's asset is not found, and none of its bytes arrive
+  const other = await account(base);
+  const up = await cubby(['upload', file(uniq('theirs') + '.txt', 'their secret bytes'), '--json'], as(base, other));
+  const theirs = jsonLines(up.out)[0].id;
+  const stolen = path.join(work, uniq('stolen'));
+  for (const args of [['get', theirs, '-o', stolen], ['url', theirs], ['rm', theirs], ['reprocess', theirs]]) {
+    r = await cubby(args, as(base, key));
+    assert.equal(r.status, 4, `${args[0]}: ${r.err}`);
+    assert.ok(!r.out.includes('their secret') && !r.err.includes('their secret'));
+  }
+  assert.equal(fs.existsSync(stolen) || fs.existsSync(stolen + '.part'), false);
+  assert.equal((await cubby(['spaces', 'create', '--name', 'Mine'], as(base, key))).status, 0);
+  r = await cubby(['share', theirs, '--to', 'Mine'], as(base, key));
+  assert.equal(r.status, 1);
+  assert.match(r.err, /not shared: not_found/);
+  assert.equal((await api(base, 'GET', `/v1/assets/${theirs}`, other)).json.data.status, 'active', 'still theirs');
   r = await cubby(['upload', path.join(work, 'does-not-exist')], as(base, key));
   assert.equal(r.status, 1);
   assert.match(r.err, /does-not-exist: No such file/);

@@ -33,6 +33,9 @@ async function api(method, p, key, body, headers = {}) {
   return { status: r.status, json, text };
 }
 
+const newBucket = async () => (await (await fetch(`${stack.fronts[1].base}/api/v1/`, { method: 'POST',
+  headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'email=a%40b.c' })).text()).trim();
+
 // An old file: past gc's hour of grace.
 function plant(rel, bytes, ageSeconds = 7200) {
   const p = path.join(data(), 'blobs', rel);
@@ -78,7 +81,7 @@ test('a clean data directory checks ok while the pool serves', () => {
   assert.match(s.stdout, /^blob files\s+2 \(6291461 bytes; 0 named by no row\)$/m);
 });
 
-test('check reports orphans, a missing blob and totals that do not add up; gc cleans up', () => {
+test('check reports orphans, a missing blob and totals that do not add up; gc cleans up', async () => {
   const orphan = plant('ab/cd/abcd0000-0000-4000-8000-000000000000', 'orphan');
   const young = plant('ab/cd/abcd0000-0000-4000-8000-000000000001', 'young', 60);
   const upload = plant('uploads/0000aaaa-0000-4000-8000-000000000000-deadbeef', 'stale part');
@@ -111,7 +114,7 @@ test('check reports orphans, a missing blob and totals that do not add up; gc cl
   assert.match(r.stdout, /would remove 3 files \(28 bytes\) and 0 expired keys/);
   assert.ok(fs.existsSync(orphan) && fs.existsSync(upload) && fs.existsSync(tmp));
   // an expired key-value entry, written past its time
-  const b = spawnSync('curl', ['-sf', '-X', 'POST', `${stack.fronts[1].base}/api/v1/`, '--data-urlencode', 'email=a@b.c'], { encoding: 'utf8' }).stdout.trim();
+  const b = await newBucket();
   sql(`INSERT INTO kv_entries (bucket_id, key, type, value, expires_at) VALUES ('${b}', CAST('old' AS BLOB), 1, 'x', 1000)`);
   r = ctl('gc');
   assert.equal(r.status, 0, r.stderr);
@@ -141,7 +144,7 @@ test('backup while the pool serves; restore into a fresh data directory', async 
     return (...args) => spawnSync(bin('cubbyctl'), ['-c', conf, ...args], { env: stack.env(), encoding: 'utf8' });
   };
   // writes go on during the backup
-  const b = spawnSync('curl', ['-sf', '-X', 'POST', `${stack.fronts[1].base}/api/v1/`, '--data-urlencode', 'email=a@b.c'], { encoding: 'utf8' }).stdout.trim();
+  const b = await newBucket();
   let writing = true, writes = 0;
   const writer = (async () => {
     while (writing) {
