@@ -6,6 +6,7 @@
 #define CUBBY_DB_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <sqlite3.h>
 
@@ -47,6 +48,13 @@ int db_exec(struct db *db, const char *sql);
 /* 0 when the database is reachable: still the file that was opened, and
  * answers a query. -1 otherwise. */
 int db_ping(struct db *db);
+/* Jobs are claimed with a lease: a queued job becomes running until
+ * lease_ms from now. 1 when this caller got it, 0 when another jobs worker
+ * (another pool on the same database) did first, -1 on error. */
+int db_job_claim(struct db *db, int64_t id, int64_t lease_ms);
+/* Put running jobs whose lease ran out (their jobs worker died) back in
+ * the queue. The number requeued, or -1. */
+int db_jobs_requeue_expired(struct db *db);
 /* The last error message of the connection (for logs, never for clients). */
 const char *db_errmsg(struct db *db);
 

@@ -13,6 +13,10 @@ int listen_open(const char *spec, long long mode, const char *owner,
     int backlog, char *err, size_t errlen);
 /* 1 when fd is a listening stream socket (handed over by a spawner). */
 int fd_is_listener(int fd);
+/* The socket systemd passed by socket activation: 3, or -1 when this
+ * process was not socket-activated, or -2 with a message in err when the
+ * handover is unusable (more than one socket, not a listener). */
+int listen_activated(char *err, size_t errlen);
 
 /* Run the pool on listen_fd until SIGTERM/SIGINT. config_path is re-read
  * on SIGHUP (NULL: the same lookup as at start). Returns the exit status. */

@@ -1,13 +1,16 @@
-/* ratelimit.h - pool-wide failure counters (space password attempts), in
- * one MAP_SHARED table made before fork, so every worker sees every
- * attempt. Fixed windows per key; a full table forgets the oldest window
+/* ratelimit.h - failure counters (space password attempts) shared by
+ * every process that serves one data directory: a table in a file there,
+ * mapped shared before fork, so every worker of every pool (and every CGI
+ * process) sees every attempt. Fixed windows per key; a full table forgets the oldest window
  * of the slots a key may use. Keys are hashed (a client address never sits
  * in the table in the clear). */
 #ifndef CUBBY_RATELIMIT_H
 #define CUBBY_RATELIMIT_H
 
-/* Map the table (before fork). Without it, a process keeps its own. 0/-1. */
-int ratelimit_init(void);
+/* Map the table in the file path (before fork). With path NULL, or when
+ * the file cannot be used (logged), the table is this process's and its
+ * children's only. 0, or -1 when no table could be made at all. */
+int ratelimit_init(const char *path);
 /* 0 when key may try again, else the seconds until it may. */
 int ratelimit_wait(const char *key, int max, int window_s);
 /* Count one failure for key. */

@@ -29,7 +29,5 @@ int webhook_run_due(struct db *db, const struct cb_config *cfg,
 /* Queue an event for an object inside the caller's transaction. 0 or -1. */
 int webhook_enqueue(struct db *db, const char *event, const char *tenant_id,
     const char *object_id);
-/* Put jobs left running by a dead jobs worker back in the queue. */
-int webhook_requeue_running(struct db *db);
 
 #endif

@@ -932,6 +932,10 @@ asset_reprocess(struct db *db, const char *tenant_id, const char *id)
 
 /* ---- jobs ------------------------------------------------------------ */
 
+/* Long enough to hash the largest blob; a job whose worker died is run
+ * again after it. */
+#define ASSET_JOB_LEASE_MS (10 * 60 * 1000)
+
 int
 asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
 {
@@ -974,6 +978,12 @@ asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
 			need_sha = sqlite3_column_int(st, 4);
 		}
 		sqlite3_reset(st);
+		/* Another pool's jobs worker may have picked it meanwhile. */
+		if ((rc = db_job_claim(db, jid, ASSET_JOB_LEASE_MS)) <= 0) {
+			if (rc < 0)
+				return -1;
+			continue;
+		}
 		/* What processing exists today: the kind, read from the bytes,
 		 * and the SHA-256 of a multipart upload. (Thumbnails and
 		 * previews join here.) */

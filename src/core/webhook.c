@@ -94,12 +94,6 @@ webhook_enqueue(struct db *db, const char *event, const char *tenant_id,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-webhook_requeue_running(struct db *db)
-{
-	return db_exec(db, "UPDATE jobs SET state = 'queued' WHERE state = 'running'");
-}
-
 /* The host and port of an http(s) URL, into host/port. 0 or -1. */
 static int
 url_host(const char *url, char *host, size_t hlen, int *port)
@@ -293,7 +287,6 @@ webhook_run_due(struct db *db, const struct cb_config *cfg,
 	    " json_extract(payload, '$.fileId'), attempts FROM jobs"
 	    " WHERE kind = 'webhook' AND state = 'queued' AND run_at <= ?1"
 	    " ORDER BY run_at LIMIT 1";
-	static const char claim[] = "UPDATE jobs SET state = 'running' WHERE id = ?1";
 	static const char done[] =
 	    "UPDATE jobs SET state = ?2, attempts = ?3, run_at = ?4, last_error = ?5 WHERE id = ?1";
 	int ran = 0;
@@ -322,13 +315,13 @@ webhook_run_due(struct db *db, const struct cb_config *cfg,
 		strlcpy_cb(file, (const char *)sqlite3_column_text(st, 3), sizeof file);
 		attempts = sqlite3_column_int64(st, 4) + 1;
 		sqlite3_reset(st);
-		if ((st = db_prep(db, claim)) == NULL)
-			return -1;
-		sqlite3_bind_int64(st, 1, id);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return -1;
+		/* Another pool on this database may have taken it meanwhile;
+		 * the lease outlasts a delivery (13 s at most) four times. */
+		if ((rc = db_job_claim(db, id, 60 * 1000)) <= 0) {
+			if (rc < 0)
+				return -1;
+			continue;
+		}
 
 		arena_init(&a, 4096);
 		body = payload(db, &a, cfg, event, tenant, file, &url);

@@ -54,8 +54,6 @@ jobs_main(const struct cb_config *cfg, int slot)
 	else
 		log_err("jobs: %s", err);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (ctx_db(&ctx) != NULL)
-		webhook_requeue_running(ctx.db);   /* left running by a dead jobs worker */
 	for (;;) {
 		int sig = sigtimedwait(&set, NULL, &tick);
 		if (sig == SIGTERM || sig == SIGINT)
@@ -64,6 +62,11 @@ jobs_main(const struct cb_config *cfg, int slot)
 			log_err("jobs: sigtimedwait: %s", strerror(errno));
 			break;
 		}
+		/* Jobs whose jobs worker died (here or in another pool on
+		 * this database) go back in the queue when their lease ends. */
+		if (ticks % SWEEP_EVERY == 0 && ctx_db(&ctx) != NULL &&
+		    db_jobs_requeue_expired(ctx.db) < 0)
+			log_warn("jobs: requeue: %s", db_errmsg(ctx.db));
 		if (ctx_db(&ctx) != NULL && ctx.have_master &&
 		    webhook_run_due(ctx.db, cfg, ctx.master, 20) < 0)
 			log_warn("jobs: webhooks: %s", db_errmsg(ctx.db));

@@ -1,5 +1,6 @@
 /* listen.c - the listening socket: a unix socket with settable mode and
- * owner, a TCP address, or fd 0 handed over by a spawner.
+ * owner, a TCP address, fd 0 handed over by a spawner, or fd 3 handed
+ * over by systemd socket activation.
  * Never unlinks anything but a stale socket at the configured path. */
 #include "config.h"
 
@@ -30,6 +31,45 @@ fd_is_listener(int fd)
 	len = sizeof type;
 	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
 	    type == SOCK_STREAM;
+}
+
+/* systemd socket activation (sd_listen_fds(3), without libsystemd): the
+ * manager sets LISTEN_PID to our pid and LISTEN_FDS to the number of
+ * sockets passed from fd 3 on. Returns fd 3 when exactly one listening
+ * stream socket was passed to this process, -1 when none was, and -2
+ * (with err set) when the handover is not one we can serve. The variables
+ * are removed so that nothing we start takes them for its own. */
+int
+listen_activated(char *err, size_t errlen)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	long long p, n;
+	int flags;
+
+	err[0] = '\0';
+	if (pid == NULL || fds == NULL)
+		return -1;
+	if (parse_ll(pid, 1, 0x7fffffff, &p) != 0 || (pid_t)p != getpid())
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (parse_ll(fds, 0, 1024, &n) != 0 || n != 1) {
+		snprintf(err, errlen, "socket activation: LISTEN_FDS=%s, expected "
+		    "one socket (one ListenStream= in cubby.socket)", fds);
+		return -2;
+	}
+	if (!fd_is_listener(3)) {
+		snprintf(err, errlen, "socket activation: fd 3 is not a listening "
+		    "stream socket");
+		return -2;
+	}
+	flags = fcntl(3, F_GETFD);
+	if (flags < 0 || fcntl(3, F_SETFD, flags | FD_CLOEXEC) != 0) {
+		snprintf(err, errlen, "socket activation: fd 3: %s", strerror(errno));
+		return -2;
+	}
+	return 3;
 }
 
 static int

@@ -1,5 +1,5 @@
-/* main.c - cubby-fcgi: find the socket (fd 0 from a spawner, --listen, or
- * plain CGI), check the database, then hand over to the pool.
+/* main.c - cubby-fcgi: find the socket (--listen, systemd socket
+ * activation, fd 0 from a spawner, or plain CGI), check the database, then hand over to the pool.
  * Refuses to serve a database whose schema is not this binary's. */
 #include "config.h"
 
@@ -29,7 +29,8 @@ usage(FILE *f)
 	    "                      " SYSCONFDIR "/cubby/cubby.conf)\n"
 	    "  -l, --listen ADDR   unix:/path or host:port; without it, fd 0 must be\n"
 	    "                      a listening socket (spawn-fcgi, lighttpd bin-path,\n"
-	    "                      mod_fcgid), or the request is plain CGI\n"
+	    "                      mod_fcgid) or systemd must pass one (socket\n"
+	    "                      activation), or the request is plain CGI\n"
 	    "  -w, --workers N     worker processes (default: CPUs)\n"
 	    "  -R, --routes        print the route table and exit\n"
 	    "  -V, --version       print the version and exit\n");
@@ -47,6 +48,18 @@ check_database(const struct cb_config *cfg)
 	}
 	db_close(db);
 	return 0;
+}
+
+/* The rate-limit table every process on this data directory shares. */
+static int
+ratelimit_open(const struct cb_config *cfg)
+{
+	char path[4096];
+
+	if ((size_t)snprintf(path, sizeof path, "%s/ratelimit.map", cfg->data_dir) >=
+	    sizeof path)
+		return ratelimit_init(NULL);
+	return ratelimit_init(path);
 }
 
 int
@@ -106,12 +119,20 @@ main(int argc, char **argv)
 		return 1;
 
 	/* Where requests come from, most explicit first: --listen; a socket
-	 * handed over as fd 0; plain CGI (a web server running us per request,
-	 * even if the shared config names a socket); the config's listen. */
-	if (listen_arg == NULL && fd_is_listener(0)) {
+	 * passed by systemd (cubby.socket); a socket handed over as fd 0; plain
+	 * CGI (a web server running us per request, even if the shared config
+	 * names a socket); the config's listen. */
+	fd = listen_arg == NULL ? listen_activated(err, sizeof err) : -1;
+	if (fd == -2) {
+		log_err("%s", err);
+		return 1;
+	} else if (fd >= 0) {
+		log_info("listening on the socket passed by systemd");
+	} else if (listen_arg == NULL && fd_is_listener(0)) {
 		fd = 0;
 	} else if (listen_arg == NULL && getenv("GATEWAY_INTERFACE") != NULL) {
 		log_init("cubby-cgi", log_level_parse(cfg.log_level));
+		ratelimit_open(&cfg);
 		rc = cgi_main(&cfg);
 		config_free(&cfg);
 		return rc;
@@ -130,7 +151,7 @@ main(int argc, char **argv)
 	}
 	if (check_database(&cfg) != 0)
 		return 1;
-	if (metrics_init(cb_nroutes) != 0 || ratelimit_init() != 0) {
+	if (metrics_init(cb_nroutes) != 0 || ratelimit_open(&cfg) != 0) {
 		log_err("cannot map the shared metrics and rate-limit regions");
 		return 1;
 	}

@@ -13,6 +13,7 @@
 #include "cubby/config.h"
 #include "cubby/db.h"
 #include "cubby/log.h"
+#include "cubby/util.h"
 #include "cubby/xmalloc.h"
 #include "store/migrations.h"
 
@@ -248,6 +249,39 @@ db_exec(struct db *db, const char *sql)
 		return -1;
 	}
 	return 0;
+}
+
+int
+db_job_claim(struct db *db, int64_t id, int64_t lease_ms)
+{
+	sqlite3_stmt *st = db_prep(db, "UPDATE jobs SET state = 'running', run_at = ?2"
+	    " WHERE id = ?1 AND state = 'queued'");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now_unix_ms() + lease_ms);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	return sqlite3_changes(db->h) == 1;
+}
+
+int
+db_jobs_requeue_expired(struct db *db)
+{
+	sqlite3_stmt *st = db_prep(db, "UPDATE jobs SET state = 'queued'"
+	    " WHERE state = 'running' AND run_at <= ?1");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, now_unix_ms());
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(db->h) : -1;
 }
 
 int

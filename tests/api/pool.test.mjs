@@ -283,6 +283,54 @@ test('plain CGI through lighttpd mod_cgi answers one request per process', async
   } finally { await s.stop(); }
 });
 
+// One request answered by a one-off CGI process on the stack's config.
+function cgi(s, method, uri, body, addr = '192.0.2.7') {
+  const env = { ...s.env(), GATEWAY_INTERFACE: 'CGI/1.1', REQUEST_METHOD: method, REQUEST_URI: uri,
+    SERVER_PROTOCOL: 'HTTP/1.1', SERVER_NAME: '127.0.0.1', SERVER_PORT: '80', REMOTE_ADDR: addr,
+    ...(body ? { CONTENT_TYPE: 'application/json', CONTENT_LENGTH: String(Buffer.byteLength(body)) } : {}) };
+  const r = spawnSync(bin('cubby-fcgi'), [], { env, input: body || '', encoding: 'utf8' });
+  const m = /^Status: (\d+)/m.exec(r.stdout);
+  return { status: m ? Number(m[1]) : 0, out: r.stdout, err: r.stderr };
+}
+
+test('password attempts count across processes: CGI one-offs and the pool share one table', async () => {
+  const s = await new Stack().start();
+  try {
+    const f = s.fronts[0];
+    const j = (r) => r.json();
+    const t = await j(await fetch(f.base + '/api/v1/admin/tenants', { method: 'POST',
+      headers: { Authorization: `Bearer ${s.adminKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'rl' }) }));
+    const sp = await j(await fetch(f.base + '/v1/spaces', { method: 'POST',
+      headers: { Authorization: `Bearer ${t.apiKey}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'vault', visibility: 'protected', password: 'open sesame' }) }));
+    const uri = `/v1/public/spaces/${sp.data.short_id}/access`;
+    // five wrong passwords, each from a process of its own
+    for (let i = 0; i < 5; i++) {
+      const r = cgi(s, 'POST', uri, JSON.stringify({ password: `guess-${i}` }));
+      assert.equal(r.status, 401, r.out + r.err);
+    }
+    // the sixth, from the same address, is refused by the pool's workers
+    const r = await fetch(f.base + uri, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ password: 'guess-5' }) });
+    // (the fronts pass 127.0.0.1: another address, its own window)
+    assert.equal(r.status, 401);
+    assert.equal(cgi(s, 'POST', uri, JSON.stringify({ password: 'open sesame' })).status, 429);
+    // and a pool started later on the same data directory sees it too
+    const sock = path.join(s.tmp, 'second.sock');
+    const p2 = spawn(bin('cubby-fcgi'), ['-c', s.confPath, '--listen', `unix:${sock}`], { env: s.env(), stdio: 'ignore' });
+    s.procs.push(p2);
+    for (const end = Date.now() + 5000; !fs.existsSync(sock) && Date.now() < end;) await sleep(25);
+    const body = JSON.stringify({ password: 'open sesame' });
+    const q = spawnSync('cgi-fcgi', ['-bind', '-connect', sock], { input: body, encoding: 'utf8',
+      env: { PATH: process.env.PATH, REQUEST_METHOD: 'POST', REQUEST_URI: uri, REMOTE_ADDR: '192.0.2.7',
+        SERVER_NAME: '127.0.0.1', SERVER_PORT: '80', CONTENT_TYPE: 'application/json', CONTENT_LENGTH: String(body.length) } });
+    assert.match(q.stdout, /^Status: 429/m, q.stdout + q.stderr);
+    // another address is not affected
+    assert.equal(cgi(s, 'POST', uri, JSON.stringify({ password: 'open sesame' }), '192.0.2.8').status, 200);
+    assert.ok(fs.existsSync(path.join(s.tmp, 'var/lib/cubby/ratelimit.map')));
+  } finally { await s.stop(); }
+});
+
 test('the pool refuses a database it does not match, with a clear line', async () => {
   const s = new Stack();
   try {
