@@ -107,8 +107,10 @@ export class Stack {
 
   startPool(args = []) {
     const log = fs.openSync(this.poolLog, 'a');
+    // opts.poolGid: the pool's group, as the systemd unit's Group= (the web
+    // server reads handed-over blobs through it).
     const p = spawn(bin('cubby-fcgi'), ['-c', this.confPath, ...args],
-      { env: this.env(), stdio: ['ignore', log, log] });
+      { env: this.env(), stdio: ['ignore', log, log], ...(this.opts.poolGid !== undefined ? { gid: this.opts.poolGid } : {}) });
     fs.closeSync(log);
     this.pool = p;
     this.procs.push(p);
@@ -166,6 +168,52 @@ export class Stack {
     return front;
   }
 
+  // Apache (Debian's apache2, started by the test, on a loopback port).
+  // opts.site: what goes inside the <VirtualHost> (a template under etc/,
+  // rendered with this stack's paths, or { text }); opts.host: lines of the
+  // host's own server config (a shared host's, for .htaccess setups; or a
+  // function of Apache's directory returning them);
+  // opts.modules: modules beyond the base set.
+  async startApache(opts = {}) {
+    const port = await freePort();
+    const dir = path.join(this.tmp, 'apache-' + port);
+    const mods = '/usr/lib/apache2/modules';
+    fs.mkdirSync(path.join(dir, 'www'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'fcgid'), { recursive: true });
+    const root = process.getuid && process.getuid() === 0;
+    // Apache will not run as root: its children (and the pools mod_fcgid
+    // starts) run as nobody, as they would as www-data.
+    if (root) spawnSync('chown', ['-R', 'nobody:nogroup', path.join(dir, 'fcgid')]);
+    const site = opts.site === undefined ? '' : (opts.site.text ?? renderTemplate(opts.site, this.dirs));
+    fs.writeFileSync(path.join(dir, 'site.conf'), site);
+    const modules = ['mpm_event', 'authz_core', 'authz_host', 'mime', 'dir', 'alias', 'rewrite', 'headers',
+      'env', 'setenvif', ...(opts.modules || [])];
+    for (const m of modules) {
+      if (!fs.existsSync(`${mods}/mod_${m}.so`)) throw new Error(`Apache's mod_${m} is not installed (contrib/dev.sh deps)`);
+    }
+    fs.writeFileSync(path.join(dir, 'httpd.conf'), [
+      `ServerRoot "${dir}"`, 'ServerName 127.0.0.1', `Listen 127.0.0.1:${port}`,
+      `PidFile "${dir}/httpd.pid"`, `ErrorLog "${dir}/error.log"`, 'LogLevel warn',
+      `DefaultRuntimeDir "${dir}"`, `Mutex file:${dir} default`,
+      ...(root ? ['User nobody', 'Group nogroup'] : []),
+      ...modules.map((m) => `LoadModule ${m}_module ${mods}/mod_${m}.so`),
+      'Timeout 300', 'TypesConfig /etc/mime.types', 'AccessFileName .htaccess',
+      '<Directory />', '  AllowOverride None', '  Require all denied', '</Directory>',
+      '<FilesMatch "^\\.ht">', '  Require all denied', '</FilesMatch>',
+      '<IfModule mod_fcgid.c>', `  FcgidIPCDir "${dir}/fcgid"`, `  FcgidProcessTableFile "${dir}/fcgid/shm"`,
+      '  FcgidConnectTimeout 20', '  AddHandler fcgid-script .fcgi', '</IfModule>',
+      ...(typeof opts.host === 'function' ? opts.host(dir) : opts.host || []),
+      `<VirtualHost 127.0.0.1:${port}>`, `  DocumentRoot "${dir}/www"`, `  Include "${dir}/site.conf"`, '</VirtualHost>', '',
+    ].join('\n'));
+    const p = spawn(which('apache2'), ['-D', 'FOREGROUND', '-f', path.join(dir, 'httpd.conf')],
+      { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'stderr.log'), 'a')], env: { PATH: process.env.PATH, LANG: 'C' } });
+    this.procs.push(p);
+    const front = { name: 'apache', port, base: `http://127.0.0.1:${port}`, proc: p, dir,
+      errorLog: () => { try { return fs.readFileSync(path.join(dir, 'error.log'), 'utf8'); } catch { return ''; } } };
+    this.fronts.push(front);
+    return front;
+  }
+
   // The usual stack: init, pool, lighttpd and nginx, all answering.
   async start() {
     this.init();
@@ -216,7 +264,8 @@ export class Stack {
     }
     // A sanitizer report from any pool process fails the run; the log is
     // kept next to the build for reading.
-    const log = this.log();
+    // (Pools that Apache's mod_fcgid started write to Apache's error log.)
+    const log = [this.log(), ...this.fronts.filter((f) => f.errorLog).map((f) => f.errorLog())].join('\n');
     if (/ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:/.test(log)) {
       const keep = path.join(builddir, `sanitizer-${path.basename(this.tmp)}.log`);
       fs.writeFileSync(keep, log);
