@@ -4,11 +4,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cubby/config.h"
 #include "cubby/db.h"
@@ -44,9 +46,22 @@ db_open(const struct cb_config *cfg, int flags, struct db **out, char *err,
 	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 
 	*out = NULL;
-	if (flags & DB_OPEN_CREATE)
+	if (flags & DB_OPEN_CREATE) {
+		/* A new database is the pool's and its group's only, whatever
+		 * the umask of the shell that ran cubbyctl init; SQLite gives
+		 * the -wal and -shm files the same mode. (An empty file is an
+		 * empty database.) */
+		int fd = open(cfg->db_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0660);
+		if (fd >= 0)
+			close(fd);
+		else if (errno != EEXIST) {
+			snprintf(err, errlen, "database %s: %s", cfg->db_path,
+			    strerror(errno));
+			return -1;
+		}
 		oflags |= SQLITE_OPEN_CREATE;
-	else if (stat(cfg->db_path, &st) != 0) {
+	} else if (stat(cfg->db_path, &st) != 0) {
 		snprintf(err, errlen, "database %s: %s (run cubbyctl init)",
 		    cfg->db_path, strerror(errno));
 		return -1;

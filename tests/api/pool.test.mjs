@@ -227,7 +227,7 @@ test('lighttpd bin-path starts the pool from the shipped snippet', async () => {
   } finally { await s.stop(); }
 });
 
-test('contrib/spawn-fcgi.sh starts the pool behind nginx', async () => {
+test('contrib/spawn-fcgi.sh starts the pool behind nginx and lighttpd', async () => {
   const s = new Stack({ config: { listen: '' } });
   let pid;
   try {
@@ -238,10 +238,11 @@ test('contrib/spawn-fcgi.sh starts the pool behind nginx', async () => {
     assert.equal(r.status, 0, r.stderr);
     pid = Number(fs.readFileSync(s.socket.replace(/\.sock$/, '.pid'), 'utf8'));
     fs.chmodSync(s.socket, 0o666);   // spawn-fcgi -M 0660: nginx workers run as nobody here
-    const f = await s.startNginx();
-    await s.waitHealthy(f);
-    assert.equal((await fetch(f.base + '/ready')).status, 200);
-    assert.equal(await waitMetric(f, 'cubby_workers_alive', 2), 2);
+    for (const f of [await s.startNginx(), await s.startLighttpd()]) {
+      await s.waitHealthy(f);
+      assert.equal((await fetch(f.base + '/ready')).status, 200, f.name);
+      assert.equal(await waitMetric(f, 'cubby_workers_alive', 2), 2, f.name);
+    }
   } finally {
     if (pid) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
     await sleep(300);

@@ -6,7 +6,7 @@
 # sqlite3, gdb (contrib/dev.sh deps installs them).
 set -u
 srcdir=${CUBBY_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-for tool in node lighttpd nginx apache2 spawn-fcgi cgi-fcgi sqlite3 gdb; do
+for tool in node lighttpd nginx apache2 spawn-fcgi cgi-fcgi systemd-analyze systemd-socket-activate sqlite3 gdb; do
 	if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$tool" ]; then
 		echo "Bail out! $tool is not installed (contrib/dev.sh deps)"
 		exit 1
