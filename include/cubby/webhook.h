@@ -20,9 +20,6 @@ struct cb_config;
  * derived from the master key and the tenant id, never stored. */
 void webhook_secret(const unsigned char master[CB_KEYLEN], const char *tenant_id,
     char hex[65]);
-/* 1 when addr (an IPv4 or IPv6 sockaddr) is loopback, link-local, private,
- * unspecified, multicast or otherwise not a public unicast address. */
-int addr_is_internal(const void *sockaddr);
 /* Run due webhook jobs (at most limit). The number run, or -1. */
 int webhook_run_due(struct db *db, const struct cb_config *cfg,
     const unsigned char master[CB_KEYLEN], int limit);
