@@ -29,6 +29,7 @@ struct cb_config {
 	char *admin_api_key;    /* file API admin key; also ADMIN_API_KEY */
 	long long max_body;     /* default cap for routes without their own */
 	int webhook_allow_private; /* let webhooks reach internal addresses */
+	int s3_allow_private;   /* let S3 stores be at internal addresses */
 	char *cors_origins;     /* "" = no CORS; "*"; or origins, comma-separated */
 	char *cors_headers;     /* request headers a browser may send */
 	long long cors_max_age; /* seconds a preflight may be cached */

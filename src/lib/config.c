@@ -56,6 +56,7 @@ static const struct ckey keys[] = {
 	{ "admin_api_key",   C_STR,  F(admin_api_key),   "", 0, 0 },
 	{ "max_body",        C_SIZE, F(max_body),        "1m", 0, 1LL << 50 },
 	{ "webhook_allow_private", C_BOOL, F(webhook_allow_private), "off", 0, 1 },
+	{ "s3_allow_private", C_BOOL, F(s3_allow_private), "off", 0, 1 },
 	{ "cors_origins",    C_STR,  F(cors_origins),    "", 0, 0 },
 	{ "cors_headers",    C_STR,  F(cors_headers),
 	  "Authorization, Content-Type, Range, If-None-Match, X-Request-Id", 0, 0 },

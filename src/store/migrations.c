@@ -210,6 +210,30 @@ const char *const db_migrations[] = {
 	"INSERT INTO asset_search_ids (object_id) SELECT id FROM objects ORDER BY created_at, id;"
 	"INSERT INTO asset_search (rowid, body) SELECT -m.n, 't' || replace(o.tenant_id, '-', '')"
 	"  || ' ' || o.name FROM objects o JOIN asset_search_ids m ON m.object_id = o.id;",
+
+	/* 6: storage connections: a tenant's own S3-compatible buckets. The
+	 * access key id and secret are sealed together (AES-256-GCM under a
+	 * subkey of the master key, bound to the tenant and the connection's
+	 * id); key_hint shows a few characters of the key id. */
+	"CREATE TABLE storage_connections ("
+	"  id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  provider TEXT NOT NULL,"
+	"  endpoint TEXT NOT NULL,"
+	"  region TEXT NOT NULL,"
+	"  bucket TEXT NOT NULL,"
+	"  prefix TEXT NOT NULL DEFAULT '',"
+	"  path_style INTEGER NOT NULL DEFAULT 1,"
+	"  credentials BLOB NOT NULL,"
+	"  key_hint TEXT NOT NULL,"
+	"  is_default INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX storage_connections_tenant ON storage_connections(tenant_id, created_at, id);"
+	"CREATE UNIQUE INDEX storage_connections_default ON storage_connections(tenant_id)"
+	"  WHERE is_default = 1;",
 };
 
 const int db_nmigrations = sizeof db_migrations / sizeof db_migrations[0];

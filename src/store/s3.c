@@ -188,6 +188,15 @@ fill_error(struct s3_result *res, const char *body)
 	else if (*msg)
 		snprintf(res->message, sizeof res->message, "the store answered %ld %s: %s",
 		    res->status, res->code, msg);
+	else if (res->status == 403)    /* a HEAD: no body to say more */
+		snprintf(res->message, sizeof res->message, "the store refused access "
+		    "(403): check the access key, the secret and the bucket's policy");
+	else if (res->status == 404)
+		snprintf(res->message, sizeof res->message, "the store answered 404: "
+		    "no such bucket or key");
+	else if (res->status == 301)
+		snprintf(res->message, sizeof res->message, "the store answered 301: "
+		    "the bucket is in another region");
 	else
 		snprintf(res->message, sizeof res->message, "the store answered %ld %s",
 		    res->status, res->code);

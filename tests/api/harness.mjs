@@ -275,6 +275,43 @@ export class Stack {
   }
 }
 
+// A real S3 server that checks SigV4 signatures (OpenStack Swift's s3api,
+// tests/tools/s3-peer.sh) on loopback: { endpoint, accessKey, secretKey,
+// region, stop() }. It needs five ports in a row, from port.
+async function portsFree(base, n) {
+  for (let i = 0; i < n; i++) {
+    const ok = await new Promise((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(base + i, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+export async function startS3Peer() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cubby-s3-'));
+  let port;
+  for (let tries = 0; tries < 50; tries++) {
+    const p = 20000 + Math.floor(Math.random() * 30000);
+    if (await portsFree(p, 5)) { port = p; break; }
+  }
+  if (!port) throw new Error('no five free ports in a row for the S3 peer');
+  const script = path.join(srcdir, 'tests/tools/s3-peer.sh');
+  const r = spawnSync('bash', [script, 'start', dir, String(port)], { encoding: 'utf8', timeout: 600000 });
+  if (r.status !== 0) throw new Error(`s3-peer.sh start failed: ${r.stderr.slice(-2000)}`);
+  const env = Object.fromEntries(r.stdout.split('\n').filter((l) => /^S3_[A-Z_]+=/.test(l)).map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  return {
+    endpoint: env.S3_ENDPOINT, accessKey: env.S3_ACCESS_KEY, secretKey: env.S3_SECRET_KEY,
+    region: env.S3_REGION, port, dir,
+    stop() {
+      spawnSync('bash', [script, 'stop', dir], { encoding: 'utf8' });
+      if (!process.env.CUBBY_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 // A raw HTTP/1.1 exchange, for requests fetch() refuses to send.
 export function rawHttp(port, text, timeoutMs = 5000) {
   return new Promise((resolve, reject) => {

@@ -1,0 +1,218 @@
+// storage.test.mjs - the asset API's storage connections against a real S3
+// server that checks signatures (tests/tools/s3-peer.sh: OpenStack Swift's
+// s3api), through lighttpd and nginx: discovery (list-buckets,
+// create-bucket), probes (preview, and add, which saves only when all
+// pass), listing without secrets, scopes, tenants, bad input, bad
+// credentials, a missing bucket, an unreachable store, and the SSRF guard.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Stack, eachFront, startS3Peer, freePort } from './harness.mjs';
+
+let peer;
+const stack = new Stack({ config: { s3_allow_private: 'on' } });
+before(async () => {
+  peer = await startS3Peer();
+  await stack.start();
+});
+after(async () => {
+  await stack.stop();
+  if (peer) peer.stop();
+});
+
+const uniq = (p) => `${p}-${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
+const dbPath = () => path.join(stack.dirs.localstatedir, 'lib/cubby/cubby.db');
+
+async function req(base, method, p, { key, body } = {}) {
+  const h = {};
+  if (key) h.Authorization = `Bearer ${key}`;
+  if (body !== undefined) h['Content-Type'] = 'application/json';
+  const r = await fetch(base + p, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: r.status, json, text };
+}
+function isErr(r, status, code, fields) {
+  assert.equal(r.status, status, r.text);
+  assert.equal(r.json.data, null, r.text);
+  assert.equal(r.json.error.code, code, r.text);
+  if (fields) assert.deepEqual(r.json.error.fields.map((x) => x.field).sort(), [...fields].sort(), r.text);
+}
+async function account(base) {
+  const r = await req(base, 'POST', '/api/v1/admin/tenants', { key: stack.adminKey, body: { name: uniq('acct') } });
+  assert.equal(r.status, 201, r.text);
+  const keys = { admin: r.json.apiKey };
+  for (const s of ['read', 'write']) {
+    const k = await req(base, 'POST', '/v1/api-keys', { key: keys.admin, body: { name: s, scopes: [s] } });
+    keys[s] = k.json.data.key;
+  }
+  return keys;
+}
+const creds = () => ({ endpoint: peer.endpoint, region: peer.region, access_key_id: peer.accessKey, secret_access_key: peer.secretKey });
+const bucketName = () => `cb-${crypto.randomBytes(6).toString('hex')}`;
+
+test('discovery: create a bucket, see it listed; an existing one is 409', (t) => eachFront(t, stack, async (f) => {
+  const k = await account(f.base);
+  const b = bucketName();
+  const c = await req(f.base, 'POST', '/v1/storage-connections/create-bucket', { key: k.admin, body: { ...creds(), bucket: b } });
+  assert.equal(c.status, 201, c.text);
+  assert.deepEqual(c.json.data, { name: b, region: peer.region });
+  const l = await req(f.base, 'POST', '/v1/storage-connections/list-buckets', { key: k.write, body: creds() });
+  assert.equal(l.status, 200, l.text);
+  const mine = l.json.data.find((x) => x.name === b);
+  assert.ok(mine, l.text);
+  assert.match(mine.created_at, /^\d{4}-\d\d-\d\dT/);
+  isErr(await req(f.base, 'POST', '/v1/storage-connections/create-bucket', { key: k.admin, body: { ...creds(), bucket: b } }), 409, 'bucket_exists');
+  // region-aware: another region's location constraint is refused by this store
+  const other = await req(f.base, 'POST', '/v1/storage-connections/create-bucket', { key: k.admin, body: { ...creds(), region: 'eu-west-1', bucket: bucketName() } });
+  isErr(other, 422, 'storage_rejected');
+  // scopes: create-bucket is admin, list-buckets is write
+  isErr(await req(f.base, 'POST', '/v1/storage-connections/create-bucket', { key: k.write, body: { ...creds(), bucket: bucketName() } }), 403, 'insufficient_scope');
+  isErr(await req(f.base, 'POST', '/v1/storage-connections/list-buckets', { key: k.read, body: creds() }), 403, 'insufficient_scope');
+  isErr(await req(f.base, 'POST', '/v1/storage-connections/list-buckets', { body: creds() }), 401, 'unauthorized');
+}));
+
+test('preview runs the four probes and saves nothing; bad credentials and a missing bucket say which probe failed', (t) => eachFront(t, stack, async (f) => {
+  const k = await account(f.base);
+  const b = bucketName();
+  assert.equal((await req(f.base, 'POST', '/v1/storage-connections/create-bucket', { key: k.admin, body: { ...creds(), bucket: b } })).status, 201);
+  let r = await req(f.base, 'POST', '/v1/storage-connections/preview', { key: k.write, body: { ...creds(), bucket: b, prefix: 'cubby/' } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.ok, true);
+  assert.deepEqual(r.json.data.probes.map((p) => [p.name, p.ok]), [['head', true], ['list', true], ['put', true], ['delete', true]]);
+  // the probe object is gone again
+  const peerList = spawnSync('curl', ['-s', '--aws-sigv4', `aws:amz:${peer.region}:s3`, '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+    `http://${encodeURIComponent(peer.accessKey)}:${peer.secretKey}@${peer.endpoint.replace('http://', '')}/${b}?list-type=2`], { encoding: 'utf8' });
+  assert.doesNotMatch(peerList.stdout, /<Key>/, peerList.stdout);
+  assert.deepEqual((await req(f.base, 'GET', '/v1/storage-connections', { key: k.read })).json.data, []);
+  // a wrong secret: every probe fails, the signature named
+  r = await req(f.base, 'POST', '/v1/storage-connections/preview', { key: k.write, body: { ...creds(), secret_access_key: 'not-the-secret', bucket: b } });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.data.ok, false);
+  assert.ok(r.json.data.probes.every((p) => !p.ok && p.status === 403), r.text);
+  assert.match(r.json.data.probes[1].message, /SignatureDoesNotMatch/);
+  assert.ok(!r.text.includes('not-the-secret'), 'the secret is never echoed');
+  // a bucket that does not exist: HEAD says 404
+  r = await req(f.base, 'POST', '/v1/storage-connections/preview', { key: k.write, body: { ...creds(), bucket: bucketName() } });
+  assert.equal(r.json.data.ok, false);
+  assert.equal(r.json.data.probes[0].status, 404);
+  assert.equal(r.json.data.probes[0].ok, false);
+  // read keys may not probe
+  isErr(await req(f.base, 'POST', '/v1/storage-connections/preview', { key: k.read, body: { ...creds(), bucket: b } }), 403, 'insufficient_scope');
+}));
+
+test('add: saved only when every probe passes; listed without secrets; sealed at rest; tenants and scopes hold', (t) => eachFront(t, stack, async (f) => {
+  const k = await account(f.base);
+  const other = await account(f.base);
+  const b = bucketName();
+  assert.equal((await req(f.base, 'POST', '/v1/storage-connections/create-bucket', { key: k.admin, body: { ...creds(), bucket: b } })).status, 201);
+  // probes fail: nothing saved, each probe reported
+  let r = await req(f.base, 'POST', '/v1/storage-connections', { key: k.admin, body: { ...creds(), secret_access_key: 'wrong-secret-7f3a', bucket: b, name: 'nope' } });
+  isErr(r, 422, 'probe_failed');
+  assert.equal(r.json.error.probes.length, 4);
+  assert.match(r.json.error.message, /failed the head probe/);
+  assert.deepEqual((await req(f.base, 'GET', '/v1/storage-connections', { key: k.read })).json.data, []);
+  // all pass: saved
+  r = await req(f.base, 'POST', '/v1/storage-connections', { key: k.admin, body: { ...creds(), bucket: b, name: 'archive', prefix: 'cubby/', is_default: true } });
+  assert.equal(r.status, 201, r.text);
+  const conn = r.json.data.connection;
+  assert.match(conn.id, /^stc_[0-9a-f]{32}$/);
+  assert.equal(conn.name, 'archive');
+  assert.equal(conn.bucket, b);
+  assert.equal(conn.prefix, 'cubby/');
+  assert.equal(conn.path_style, true);
+  assert.equal(conn.is_default, true);
+  assert.equal(conn.access_key_id_hint, 'test…er');
+  assert.ok(r.json.data.probes.every((p) => p.ok));
+  for (const x of [r, await req(f.base, 'GET', '/v1/storage-connections', { key: k.read })]) {
+    assert.ok(!x.text.includes(`"${peer.secretKey}"`), x.text);
+    assert.ok(!/secret/.test(x.text), x.text);
+    assert.ok(!x.text.includes(peer.accessKey), 'the whole key id is never shown');
+  }
+  const list = (await req(f.base, 'GET', '/v1/storage-connections', { key: k.read })).json.data;
+  assert.deepEqual(list.map((c) => c.id), [conn.id]);
+  // sealed at rest: neither the key id nor the secret is in the database
+  const raw = spawnSync('sqlite3', [dbPath(), `SELECT hex(credentials), key_hint FROM storage_connections`], { encoding: 'utf8' }).stdout;
+  assert.ok(!raw.includes(Buffer.from(peer.secretKey).toString('hex').toUpperCase()));
+  assert.ok(!raw.includes(Buffer.from(peer.accessKey).toString('hex').toUpperCase()));
+  // one default per tenant
+  isErr(await req(f.base, 'POST', '/v1/storage-connections', { key: k.admin, body: { ...creds(), bucket: b, name: 'second', is_default: true } }), 409, 'conflict');
+  // a saved connection lists buckets with its own credentials
+  r = await req(f.base, 'POST', '/v1/storage-connections/list-buckets', { key: k.write, body: { connection_id: conn.id } });
+  assert.equal(r.status, 200, r.text);
+  assert.ok(r.json.data.some((x) => x.name === b));
+  // other tenants see nothing and can use or delete nothing
+  assert.deepEqual((await req(f.base, 'GET', '/v1/storage-connections', { key: other.read })).json.data, []);
+  isErr(await req(f.base, 'POST', '/v1/storage-connections/list-buckets', { key: other.write, body: { connection_id: conn.id } }), 404, 'not_found');
+  isErr(await req(f.base, 'DELETE', `/v1/storage-connections/${conn.id}`, { key: other.admin }), 404, 'not_found');
+  // scopes: adding and deleting are admin
+  isErr(await req(f.base, 'POST', '/v1/storage-connections', { key: k.write, body: { ...creds(), bucket: b, name: 'w' } }), 403, 'insufficient_scope');
+  isErr(await req(f.base, 'DELETE', `/v1/storage-connections/${conn.id}`, { key: k.write }), 403, 'insufficient_scope');
+  // delete, then it is gone
+  r = await req(f.base, 'DELETE', `/v1/storage-connections/${conn.id}`, { key: k.admin });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.data, { id: conn.id, deleted: true });
+  isErr(await req(f.base, 'DELETE', `/v1/storage-connections/${conn.id}`, { key: k.admin }), 404, 'not_found');
+  isErr(await req(f.base, 'DELETE', '/v1/storage-connections/stc_nothex', { key: k.admin }), 404, 'not_found');
+  // the secret never reached the pool's log
+  assert.ok(!stack.log().includes(peer.secretKey) && !stack.log().includes('wrong-secret-7f3a'), 'a secret in the log');
+}));
+
+test('bad input is refused field by field, before anything reaches a store', (t) => eachFront(t, stack, async (f) => {
+  const k = await account(f.base);
+  const b = bucketName();
+  const cases = [
+    [{}, ['endpoint']],
+    [{ ...creds(), endpoint: 'ftp://127.0.0.1' }, ['endpoint']],
+    [{ ...creds(), endpoint: `${peer.endpoint}/some/path` }, ['endpoint']],
+    [{ ...creds(), endpoint: 'http://user:pw@127.0.0.1' }, ['endpoint']],
+    [{ ...creds(), region: 'Not A Region' }, ['region']],
+    [{ ...creds(), bucket: 'UPPER' }, ['bucket']],
+    [{ ...creds(), bucket: 'ab' }, ['bucket']],
+    [{ ...creds(), access_key_id: '' }, ['access_key_id']],
+    [{ ...creds(), secret_access_key: undefined }, ['secret_access_key']],
+    [{ ...creds(), bucket: b, endpoint: 42 }, ['endpoint']],
+    [{ ...creds(), bucket: b, path_style: 'yes' }, ['path_style']],
+    [{ ...creds(), bucket: b, prefix: '/abs' }, ['prefix']],
+  ];
+  for (const [body, fields] of cases) {
+    const r = await req(f.base, 'POST', '/v1/storage-connections/preview', { key: k.write, body: { bucket: b, ...body } });
+    isErr(r, 400, 'validation_error', fields);
+  }
+  isErr(await req(f.base, 'POST', '/v1/storage-connections', { key: k.admin, body: { ...creds(), bucket: b } }), 400, 'validation_error', ['name']);
+  const bad = await fetch(f.base + '/v1/storage-connections/preview', { method: 'POST', headers: { Authorization: `Bearer ${k.write}`, 'Content-Type': 'application/json' }, body: '{"endpoint":' });
+  assert.equal(bad.status, 400);
+  const big = await req(f.base, 'POST', '/v1/storage-connections/preview', { key: k.write, body: { ...creds(), bucket: b, name: 'x'.repeat(9000) } });
+  assert.equal(big.status, 413);
+}));
+
+test('an unreachable store is a 502 after retries; the SSRF guard refuses internal stores unless allowed', async (t) => {
+  const f = stack.fronts[0];
+  const k = await account(f.base);
+  const dead = `http://127.0.0.1:${await freePort()}`;
+  const t0 = Date.now();
+  const r = await req(f.base, 'POST', '/v1/storage-connections/list-buckets', { key: k.write, body: { ...creds(), endpoint: dead } });
+  isErr(r, 502, 'storage_unavailable');
+  assert.match(r.json.error.message, /could not be reached/);
+  t.diagnostic(`unreachable store answered in ${Date.now() - t0} ms`);
+  const p = await req(f.base, 'POST', '/v1/storage-connections/preview', { key: k.write, body: { ...creds(), endpoint: dead, bucket: bucketName() } });
+  assert.equal(p.json.data.ok, false);
+  assert.ok(p.json.data.probes.every((x) => x.status === null && x.code === 'NetworkError'), p.text);
+  // a pool without s3_allow_private refuses loopback stores outright
+  const guarded = new Stack();
+  await guarded.start();
+  try {
+    const g = guarded.fronts[0];
+    const tn = await req(g.base, 'POST', '/api/v1/admin/tenants', { key: guarded.adminKey, body: { name: 'g' } });
+    const x = await req(g.base, 'POST', '/v1/storage-connections/list-buckets', { key: tn.json.apiKey, body: creds() });
+    isErr(x, 422, 'storage_refused');
+    assert.match(x.json.error.message, /internal address \(s3_allow_private is off\)/);
+    const y = await req(g.base, 'POST', '/v1/storage-connections', { key: tn.json.apiKey, body: { ...creds(), bucket: bucketName(), name: 'n' } });
+    isErr(y, 422, 'probe_failed');
+    assert.ok(y.json.error.probes.every((q) => q.code === 'Refused'));
+  } finally { await guarded.stop(); }
+});
