@@ -75,8 +75,9 @@ int asset_plan(int64_t size, int multipart, int64_t part_size,
     int64_t *out_part_size, int64_t *out_part_count, const char **field,
     const char **why);
 /* Create a pending asset, reserving its size. */
-int asset_create(struct db *db, struct arena *a, const char *tenant_id,
-    const struct asset_new *n, struct object *out, const char **code,
+int asset_create(struct db *db, const struct cb_config *cfg, struct arena *a,
+    const char *tenant_id, const struct asset_new *n, struct object *out,
+    const char **code,
     const char **why);
 
 /* Part URL signature (hex) over object, upload, part number and expiry. */

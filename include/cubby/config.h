@@ -30,6 +30,14 @@ struct cb_config {
 	long long max_body;     /* default cap for routes without their own */
 	int webhook_allow_private; /* let webhooks reach internal addresses */
 	int s3_allow_private;   /* let S3 stores be at internal addresses */
+	char *blob_backend;     /* fs | s3 */
+	char *s3_endpoint;      /* blob_backend = s3: scheme://host[:port] */
+	char *s3_region;
+	char *s3_bucket;
+	char *s3_access_key;
+	char *s3_secret_key;    /* also CUBBY_S3_SECRET_KEY */
+	int s3_path_style;
+	char *s3_prefix;        /* key prefix inside the bucket */
 	char *cors_origins;     /* "" = no CORS; "*"; or origins, comma-separated */
 	char *cors_headers;     /* request headers a browser may send */
 	long long cors_max_age; /* seconds a preflight may be cached */

@@ -48,9 +48,10 @@ int s3_put_mem(const struct s3_target *t, const char *key, const void *data,
 int s3_put_file(const struct s3_target *t, const char *key, int fd, int64_t off,
     int64_t len, const char *sha_hex, const char *content_type,
     struct s3_result *res);
-/* GET into out (capped by out's max; 413-like failure past it). */
-int s3_get_mem(const struct s3_target *t, const char *key, struct buf *out,
-    struct s3_result *res);
+/* GET bytes [from, to] (to < 0: to the end; from 0 and to < 0: all)
+ * into out, capped by out's max (code TooLarge past it). */
+int s3_get_mem(const struct s3_target *t, const char *key, int64_t from,
+    int64_t to, struct buf *out, struct s3_result *res);
 /* GET bytes [from, to] (to < 0: to the end) into fd, from its offset 0. */
 int s3_get_fd(const struct s3_target *t, const char *key, int64_t from,
     int64_t to, int fd, struct s3_result *res);
@@ -77,6 +78,11 @@ int s3_mpu_complete(const struct s3_target *t, const char *key,
     struct s3_result *res);
 int s3_mpu_abort(const struct s3_target *t, const char *key,
     const char *upload_id, struct s3_result *res);
+/* ListParts: cb per part (number, etag with quotes, size). Count or -1. */
+int s3_mpu_list_parts(const struct s3_target *t, const char *key,
+    const char *upload_id,
+    int (*cb)(void *arg, int number, const char *etag, int64_t size), void *arg,
+    struct s3_result *res);
 
 /* A presigned URL for method on key (query: more parameters, raw, e.g.
  * "partNumber=3&uploadId=..."), valid for expires seconds from now. */

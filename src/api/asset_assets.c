@@ -12,6 +12,8 @@
 #include "api/asset_api.h"
 #include "api/file_api.h"
 #include "cubby/api.h"
+#include "cubby/sigv4.h"
+#include "cubby/buf.h"
 #include "cubby/asset.h"
 #include "cubby/base64.h"
 #include "cubby/blob.h"
@@ -126,12 +128,31 @@ asset_api_create(struct cb_req *r)
 		req_field_error(r, field, "%s", why);
 	if (r->err.status)
 		return -1;
-	int rc = asset_create(ctx_db(r->ctx), r->a, asset_tenant(r), &n, &o, &code, &why);
+	int rc = asset_create(ctx_db(r->ctx), r->ctx->cfg, r->a, asset_tenant(r), &n, &o, &code, &why);
 	if (rc != 0)
 		return fail(r, rc, code, why);
 
 	up = json_object_new_object();
-	if (o.part_count == 0) {
+	if (o.part_count == 0 && blob_on_s3(r->ctx->cfg)) {
+		/* Straight to the bucket: Cubby only signs. */
+		struct buf url;
+		buf_init(&url, 8192);
+		if (blob_s3_presign(r->ctx->cfg, "PUT", o.blob_key, NULL,
+		    (long)((o.upload_expires_at - now_unix_ms() + 999) / 1000), &url) != 0) {
+			buf_free(&url);
+			json_object_put(up);
+			return req_fail(r, 500, "internal_error", "could not sign the upload URL");
+		}
+		fmt_iso8601_ms(iso, sizeof iso, o.upload_expires_at);
+		json_object_object_add(up, "kind", json_object_new_string("single"));
+		json_object_object_add(up, "method", json_object_new_string("PUT"));
+		json_object_object_add(up, "url", json_object_new_string(buf_cstr(&url)));
+		hdrs = json_object_new_object();
+		json_object_object_add(hdrs, "Content-Type", json_object_new_string(o.content_type));
+		json_object_object_add(up, "headers", hdrs);
+		json_object_object_add(up, "expires_at", json_object_new_string(iso));
+		buf_free(&url);
+	} else if (o.part_count == 0) {
 		upload_url_sign(r->ctx->master, o.tenant_id, o.id, o.upload_expires_at, sig);
 		fmt_iso8601_ms(iso, sizeof iso, o.upload_expires_at);
 		json_object_object_add(up, "kind", json_object_new_string("single"));
@@ -360,7 +381,7 @@ asset_api_url(struct cb_req *r)
 		return -1;
 	if (strcmp(o.state, "completed") != 0)
 		return req_fail(r, 409, "asset_not_active", "the asset has no bytes yet");
-	url = file_download_url(r, o.id, ttl, &exp);
+	url = file_download_url(r, &o, ttl, &exp);
 	fmt_iso8601_ms(iso, sizeof iso, exp);
 	d = json_object_new_object();
 	json_object_object_add(d, "url", json_object_new_string(url));
@@ -378,7 +399,8 @@ body_upload_id(struct cb_req *r, struct json_object *body, int required)
 	const char *u = NULL;
 	int present;
 
-	asset_opt_string(r, body, "upload_id", 64, &u, &present);
+	/* S3's own upload ids (blob_backend = s3) run to a few hundred. */
+	asset_opt_string(r, body, "upload_id", 1024, &u, &present);
 	if (u == NULL && required && r->err.status == 0)
 		req_field_error(r, "upload_id", "upload_id is required");
 	return u;
@@ -408,15 +430,35 @@ asset_api_parts(struct cb_req *r)
 		return rc == 400 ? req_field_error(r, "part_number", "part_number is past the last part (%lld)",
 		    (long long)o.part_count) : fail(r, rc, code, why);
 	exp = now_unix_ms() + ASSET_PART_URL_TTL_MS;
-	asset_part_sign(r->ctx->master, o.id, o.upload_id, part, exp, sig);
 	fmt_iso8601_ms(iso, sizeof iso, exp);
 	d = json_object_new_object();
 	json_object_object_add(d, "part_number", json_object_new_int64(part));
 	json_object_object_add(d, "method", json_object_new_string("PUT"));
-	json_object_object_add(d, "url", json_object_new_string(arena_printf(r->a,
-	    "%s/v1/uploads/%s/parts/%lld?upload_id=%s&expires=%lld&signature=%s",
-	    req_origin(r), asset_ext_id(r, "ast_", o.id), (long long)part, o.upload_id,
-	    (long long)exp, sig)));
+	if (blob_on_s3(r->ctx->cfg)) {
+		/* The bucket's own UploadPart, presigned. */
+		struct buf url, q;
+		int bad;
+		buf_init(&url, 8192);
+		buf_init(&q, 2048);
+		bad = buf_printf(&q, "partNumber=%lld&uploadId=", (long long)part) != 0 ||
+		    sigv4_encode(&q, o.upload_id, strlen(o.upload_id), 0) != 0 ||
+		    blob_s3_presign(r->ctx->cfg, "PUT", o.blob_key, buf_cstr(&q),
+		    ASSET_PART_URL_TTL_MS / 1000, &url) != 0;
+		if (!bad)
+			json_object_object_add(d, "url", json_object_new_string(buf_cstr(&url)));
+		buf_free(&url);
+		buf_free(&q);
+		if (bad) {
+			json_object_put(d);
+			return req_fail(r, 500, "internal_error", "could not sign the part URL");
+		}
+	} else {
+		asset_part_sign(r->ctx->master, o.id, o.upload_id, part, exp, sig);
+		json_object_object_add(d, "url", json_object_new_string(arena_printf(r->a,
+		    "%s/v1/uploads/%s/parts/%lld?upload_id=%s&expires=%lld&signature=%s",
+		    req_origin(r), asset_ext_id(r, "ast_", o.id), (long long)part, o.upload_id,
+		    (long long)exp, sig)));
+	}
 	json_object_object_add(d, "size_bytes", json_object_new_int64(asset_part_length(&o, part)));
 	json_object_object_add(d, "expires_at", json_object_new_string(iso));
 	return asset_reply(r, 200, d, NULL);
@@ -436,6 +478,9 @@ asset_api_part_put(struct cb_req *r)
 	long got = 0;
 	int rc = 0;
 
+	if (blob_on_s3(r->ctx->cfg))
+		return req_fail(r, 409, "upload_not_in_progress", "parts go straight to the "
+		    "object store: use the URL from POST /v1/assets/{id}/parts");
 	/* The signature first: nothing about the upload is revealed to a
 	 * request without one. */
 	if (ps == NULL || parse_ll(ps, 1, ASSET_MAX_PARTS, &part) != 0 ||

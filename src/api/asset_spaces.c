@@ -220,7 +220,7 @@ pub_one(void *arg, const struct object *o, int64_t published_at)
 	fmt_iso8601_ms(iso, sizeof iso, published_at);
 	json_object_object_add(j, "published_at", json_object_new_string(iso));
 	if (l->with_urls)
-		json_object_object_add(j, "url", json_object_new_string(file_download_url(l->r, o->id, 3600, NULL)));
+		json_object_object_add(j, "url", json_object_new_string(file_download_url(l->r, o, 3600, NULL)));
 	json_object_array_add(l->arr, j);
 	return 0;
 }

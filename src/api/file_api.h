@@ -17,7 +17,8 @@ struct json_object *file_render(struct cb_req *r, const struct object *o);
 /* An absolute signed download URL (token + expires) for object id, valid
  * ttl_s seconds; its expiry (ms) into *expires_ms when not NULL. Both
  * dialects hand these out. */
-const char *file_download_url(struct cb_req *r, const char *id, int64_t ttl_s,
+struct object;
+const char *file_download_url(struct cb_req *r, const struct object *o, int64_t ttl_s,
     int64_t *expires_ms);
 
 #endif

@@ -17,8 +17,11 @@
 #include "cubby/arena.h"
 #include "cubby/asset.h"
 #include "cubby/blob.h"
+#include "cubby/buf.h"
+#include "cubby/config.h"
 #include "cubby/db.h"
 #include "cubby/log.h"
+#include "cubby/s3.h"
 #include "cubby/util.h"
 #include "cubby/uuid.h"
 #include "core/object_int.h"
@@ -105,6 +108,21 @@ sniff_blob(const struct cb_config *cfg, const char *key)
 	ssize_t n;
 	int fd;
 
+	if (key != NULL && blob_on_s3(cfg)) {
+		struct s3_target t;
+		struct s3_result res;
+		struct buf b;
+		char k[1024];
+		const char *kind = NULL;
+
+		blob_s3_target(cfg, &t);
+		buf_init(&b, sizeof head);
+		if (blob_s3_key(cfg, key, k, sizeof k) == 0 &&
+		    s3_get_mem(&t, k, 0, (int64_t)sizeof head - 1, &b, &res) == 0)
+			kind = asset_kind_sniff((const unsigned char *)buf_cstr(&b), b.len);
+		buf_free(&b);
+		return kind;
+	}
 	if (key == NULL || blob_open(cfg, key, &fd, &size) != 0)
 		return NULL;
 	n = read(fd, head, sizeof head);
@@ -154,9 +172,9 @@ asset_plan(int64_t size, int multipart, int64_t part_size,
 }
 
 int
-asset_create(struct db *db, struct arena *a, const char *tenant_id,
-    const struct asset_new *n, struct object *out, const char **code,
-    const char **why)
+asset_create(struct db *db, const struct cb_config *cfg, struct arena *a,
+    const char *tenant_id, const struct asset_new *n, struct object *out,
+    const char **code, const char **why)
 {
 	unsigned char rnd[16];
 	const char *field;
@@ -189,6 +207,43 @@ asset_create(struct db *db, struct arena *a, const char *tenant_id,
 	out->upload_id = hex;
 	out->upload_expires_at = now + (out->part_count > 0 ?
 	    ASSET_MULTIPART_TTL_MS : UPLOAD_URL_TTL_MS);
+	if (blob_on_s3(cfg)) {
+		/* The bytes go straight to the bucket, under a key chosen now.
+		 * A multipart upload is the bucket's own: its id is S3's. */
+		char *key = arena_alloc(a, 64), h8[17];
+		unsigned char r8[8];
+		int rc;
+
+		crypto_random(r8, sizeof r8);
+		hex_encode(h8, r8, sizeof r8);
+		snprintf(key, 64, "%s-%s", out->id, h8);
+		out->blob_key = key;
+		if (out->part_count > 0) {
+			struct s3_target t;
+			struct s3_result res;
+			char k[1024];
+
+			memset(&res, 0, sizeof res);
+			blob_s3_target(cfg, &t);
+			if (blob_s3_key(cfg, key, k, sizeof k) != 0 ||
+			    s3_mpu_create(&t, k, out->content_type, &res) != 0) {
+				log_warn("asset: create upload in S3: %s", res.message);
+				*code = "storage_unavailable";
+				*why = "the object store did not start the upload; try again";
+				return res.status >= 400 && res.status < 500 ? 502 : 503;
+			}
+			out->upload_id = arena_strdup(a, res.upload_id);
+		}
+		if ((rc = object_insert_pending(db, out, code, why)) != 0 && out->part_count > 0) {
+			struct s3_target t;
+			struct s3_result res;
+			char k[1024];
+			blob_s3_target(cfg, &t);
+			if (blob_s3_key(cfg, key, k, sizeof k) == 0)
+				s3_mpu_abort(&t, k, out->upload_id, &res);
+		}
+		return rc;
+	}
 	return object_insert_pending(db, out, code, why);
 }
 
@@ -522,6 +577,160 @@ check_parts(struct db *db, struct arena *a, const struct object *o,
 	return 0;
 }
 
+/* ---- completing in S3 ------------------------------------------------- */
+
+/* A store failure as the API's answer: no answer or 5xx is the store's
+ * trouble (503, try again), anything else a 502 with its message. */
+static int
+s3_fail(const struct s3_result *res, struct arena *a, const char **code,
+    const char **why)
+{
+	*code = "storage_unavailable";
+	*why = arena_printf(a, "the object store: %s", res->message);
+	return res->status == 0 || res->status >= 500 ? 503 : 502;
+}
+
+/* The bytes of a single PUT are in the bucket, or they are not. */
+static int
+s3_complete_single(struct db *db, const struct cb_config *cfg, struct arena *a,
+    const char *tenant_id, const char *id, struct object *out,
+    const char **code, const char **why)
+{
+	struct s3_target t;
+	struct s3_result res;
+	char k[1024];
+	int rc;
+
+	blob_s3_target(cfg, &t);
+	if (out->blob_key == NULL || blob_s3_key(cfg, out->blob_key, k, sizeof k) != 0)
+		FAIL(500, "internal_error", "the asset has no object key");
+	if (s3_head(&t, k, &res) != 0) {
+		if (res.status == 404)
+			FAIL(409, "upload_incomplete", "the upload's PUT has not arrived yet");
+		return s3_fail(&res, a, code, why);
+	}
+	if (res.length != out->size_bytes) {
+		*code = "size_mismatch";
+		*why = arena_printf(a, "the uploaded object has %lld bytes, size_bytes is %lld;"
+		    " PUT it again", (long long)res.length, (long long)out->size_bytes);
+		return 409;
+	}
+	rc = object_upload_finish(db, tenant_id, id, res.length, NULL, out->blob_key);
+	if (rc == 409)
+		return 0;       /* another complete won; settled below */
+	return rc ? (*code = "internal_error", *why = "could not record the upload", 500) : 0;
+}
+
+struct listed_part {
+	int number;
+	int64_t size;
+	char etag[136];
+};
+
+struct part_list {
+	struct listed_part *p;
+	size_t n, cap;
+};
+
+static int
+collect_part(void *arg, int number, const char *etag, int64_t size)
+{
+	struct part_list *l = arg;
+
+	if (l->n == l->cap)
+		return 1;
+	l->p[l->n].number = number;
+	l->p[l->n].size = size;
+	snprintf(l->p[l->n].etag, sizeof l->p[l->n].etag, "%s", etag);
+	l->n++;
+	return 0;
+}
+
+/* Strip one pair of quotes. */
+static const char *
+unquote(struct arena *a, const char *e)
+{
+	size_t n = strlen(e);
+	if (n >= 2 && e[0] == '"' && e[n - 1] == '"')
+		return arena_printf(a, "%.*s", (int)(n - 2), e + 1);
+	return e;
+}
+
+/* Every part is in the bucket's upload with its size (the bucket's own
+ * ListParts; the client's etags, when it lists them, must match), then
+ * the bucket completes it. */
+static int
+s3_complete_multipart(struct db *db, const struct cb_config *cfg, struct arena *a,
+    const char *tenant_id, const char *id, const struct part_ref *parts,
+    size_t nparts, struct object *out, const char **code, const char **why)
+{
+	struct s3_target t;
+	struct s3_result res;
+	struct part_list l;
+	struct s3_part *sp;
+	char k[1024];
+	int rc;
+
+	blob_s3_target(cfg, &t);
+	if (out->blob_key == NULL || blob_s3_key(cfg, out->blob_key, k, sizeof k) != 0)
+		FAIL(500, "internal_error", "the asset has no object key");
+	l.cap = (size_t)out->part_count + 1;
+	l.n = 0;
+	l.p = arena_zalloc(a, l.cap * sizeof *l.p);
+	if (s3_mpu_list_parts(&t, k, out->upload_id, collect_part, &l, &res) < 0) {
+		if (strcmp(res.code, "NoSuchUpload") == 0)
+			FAIL(409, "upload_not_in_progress", "the object store no longer has this upload");
+		return s3_fail(&res, a, code, why);
+	}
+	for (int64_t i = 1; i <= out->part_count; i++) {
+		const struct listed_part *p = (size_t)(i - 1) < l.n ? &l.p[i - 1] : NULL;
+		if (p == NULL || p->number != i) {
+			*code = "incomplete_upload";
+			*why = arena_printf(a, "part %lld has not been uploaded", (long long)i);
+			return 400;
+		}
+		if (p->size != asset_part_length(out, i)) {
+			*code = "incomplete_upload";
+			*why = arena_printf(a, "part %lld has the wrong size", (long long)i);
+			return 400;
+		}
+	}
+	if (nparts > 0) {
+		if ((int64_t)nparts != out->part_count)
+			FAIL(400, "validation_error", "parts must list every part of the upload once");
+		for (size_t i = 0; i < nparts; i++) {
+			if (parts[i].number != (int64_t)i + 1)
+				FAIL(400, "validation_error", "parts must list part numbers 1..n in order");
+			if (parts[i].etag != NULL &&
+			    strcmp(unquote(a, parts[i].etag), unquote(a, l.p[i].etag)) != 0) {
+				*code = "part_mismatch";
+				*why = arena_printf(a, "part %lld: the etag is not the stored attempt's",
+				    (long long)parts[i].number);
+				return 400;
+			}
+		}
+	}
+	sp = arena_zalloc(a, (size_t)out->part_count * sizeof *sp);
+	for (int64_t i = 0; i < out->part_count; i++) {
+		sp[i].number = (int)i + 1;
+		sp[i].etag = l.p[i].etag;
+	}
+	if (s3_mpu_complete(&t, k, out->upload_id, sp, (size_t)out->part_count, &res) != 0) {
+		if (strcmp(res.code, "NoSuchUpload") == 0)
+			FAIL(409, "upload_not_in_progress", "the object store no longer has this upload");
+		if (res.status >= 400 && res.status < 500) {
+			*code = "incomplete_upload";
+			*why = arena_printf(a, "the object store refused to complete: %s", res.message);
+			return 400;
+		}
+		return s3_fail(&res, a, code, why);
+	}
+	rc = object_upload_finish(db, tenant_id, id, out->size_bytes, NULL, out->blob_key);
+	if (rc == 409)
+		FAIL(409, "upload_already_completed", "this upload is completed");
+	return rc ? (*code = "internal_error", *why = "could not record the upload", 500) : 0;
+}
+
 int
 asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
     const char *tenant_id, const char *id, const char *upload_id,
@@ -541,6 +750,11 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 			FAIL(400, "validation_error", "this asset is a single PUT upload: no upload_id");
 		if (strcmp(out->state, "failed") == 0)
 			FAIL(409, "upload_failed", "the upload expired before its bytes arrived");
+		if (strcmp(out->state, "pending") == 0 && blob_on_s3(cfg) &&
+		    (rc = s3_complete_single(db, cfg, a, tenant_id, id, out, code, why)) != 0)
+			return rc;
+		if (blob_on_s3(cfg) && (rc = object_load(db, a, tenant_id, id, 0, out)) != 0)
+			FAIL(500, "internal_error", "could not finish the upload");
 		if (strcmp(out->state, "pending") == 0)
 			FAIL(409, "upload_incomplete", "the upload's PUT has not arrived yet");
 		if (out->upload_id == NULL)
@@ -557,6 +771,15 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 	if (strcmp(out->state, "pending") != 0 || out->upload_id == NULL ||
 	    strcmp(out->upload_id, upload_id) != 0)
 		FAIL(409, "upload_not_in_progress", "this multipart upload is completed or aborted");
+	if (blob_on_s3(cfg)) {
+		if ((rc = s3_complete_multipart(db, cfg, a, tenant_id, id, parts, nparts, out,
+		    code, why)) != 0)
+			return rc;
+		rc = settle(db, cfg, tenant_id, id, out->blob_key);
+		if (rc == 0)
+			rc = object_load(db, a, tenant_id, id, 0, out);
+		return rc ? (*code = "internal_error", *why = "could not finish the upload", 500) : 0;
+	}
 	/* Lock the upload file first: under its exclusive lock no part PUT
 	 * is in flight, and every row was written by the PUT that wrote its
 	 * bytes (under the part's range lock), so the rows read next describe
@@ -612,20 +835,41 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 	return rc ? (*code = "internal_error", *why = "could not finish the upload", 500) : 0;
 }
 
+/* The bytes of an unfinished multipart upload: its upload file, or the
+ * bucket's multipart upload. */
+static void
+drop_upload(const struct cb_config *cfg, const struct object *o)
+{
+	char ukey[80];
+
+	if (blob_on_s3(cfg)) {
+		struct s3_target t;
+		struct s3_result res;
+		char k[1024];
+
+		if (o->upload_id == NULL || o->blob_key == NULL ||
+		    blob_s3_key(cfg, o->blob_key, k, sizeof k) != 0)
+			return;
+		blob_s3_target(cfg, &t);
+		if (s3_mpu_abort(&t, k, o->upload_id, &res) != 0 && res.status != 404)
+			log_warn("asset: abort upload of %s in S3: %s", o->id, res.message);
+		return;
+	}
+	asset_upload_key(o, ukey);
+	blob_upload_remove(cfg, ukey);
+}
+
 /* Forget a multipart upload's parts: rows, then its upload file. */
 static int
 remove_parts(struct db *db, const struct cb_config *cfg, const struct object *o)
 {
-	char ukey[80];
-
 	if (db_begin(db) != 0)
 		return 500;
 	if (drop_parts_rows(db, o->id) != 0 || db_commit(db) != 0) {
 		db_rollback(db);
 		return 500;
 	}
-	asset_upload_key(o, ukey);
-	blob_upload_remove(cfg, ukey);
+	drop_upload(cfg, o);
 	return 0;
 }
 
@@ -789,7 +1033,7 @@ done:
 			if (keys[i] != NULL && *keys[i])
 				blob_remove(cfg, keys[i]);
 		if (*ukey)
-			blob_upload_remove(cfg, ukey);
+			drop_upload(cfg, &o);
 	}
 	arena_free(&a);
 	return rc;
@@ -989,9 +1233,10 @@ asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
 		 * previews join here.) */
 		if (*key) {
 			kind = sniff_blob(cfg, key);
-			if (need_sha && blob_hash(cfg, key, sha) == 0)
+			/* (Blobs in S3 are not read back to hash them.) */
+			if (need_sha && !blob_on_s3(cfg) && blob_hash(cfg, key, sha) == 0)
 				have_sha = 1;
-			else if (need_sha)
+			else if (need_sha && !blob_on_s3(cfg))
 				log_warn("asset: hashing %s: %s", key, strerror(errno));
 		}
 		if (db_begin(db) != 0)

@@ -313,9 +313,9 @@ object_insert_pending(struct db *db, const struct object *o, const char **code,
 	    "INSERT INTO objects (id, tenant_id, workspace_id, name, content_type,"
 	    " size_bytes, reserved_bytes, context, tags, metadata, state, webhook_url,"
 	    " created_at, updated_at, upload_expires_at, kind, labels, upload_id,"
-	    " part_size, part_count)"
+	    " part_size, part_count, blob_key)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12, ?12,"
-	    " ?13, ?14, ?15, ?16, ?17, ?18)";
+	    " ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
 	const char *texts[] = {
 		o->id, o->tenant_id, o->workspace_id, o->name, o->content_type, NULL,
 		NULL, o->context, o->tags, o->metadata, o->webhook_url, NULL, NULL,
@@ -347,6 +347,9 @@ object_insert_pending(struct db *db, const struct object *o, const char **code,
 		sqlite3_bind_int64(st, 17, o->part_size);
 		sqlite3_bind_int64(st, 18, o->part_count);
 	}
+	/* Known up front only when the bytes go straight to S3. */
+	if (o->blob_key != NULL)
+		sqlite3_bind_text(st, 19, o->blob_key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE || db_commit(db) != 0)

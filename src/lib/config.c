@@ -57,6 +57,14 @@ static const struct ckey keys[] = {
 	{ "max_body",        C_SIZE, F(max_body),        "1m", 0, 1LL << 50 },
 	{ "webhook_allow_private", C_BOOL, F(webhook_allow_private), "off", 0, 1 },
 	{ "s3_allow_private", C_BOOL, F(s3_allow_private), "off", 0, 1 },
+	{ "blob_backend",    C_STR,  F(blob_backend),    "fs", 0, 0 },
+	{ "s3_endpoint",     C_STR,  F(s3_endpoint),     "", 0, 0 },
+	{ "s3_region",       C_STR,  F(s3_region),       "us-east-1", 0, 0 },
+	{ "s3_bucket",       C_STR,  F(s3_bucket),       "", 0, 0 },
+	{ "s3_access_key",   C_STR,  F(s3_access_key),   "", 0, 0 },
+	{ "s3_secret_key",   C_STR,  F(s3_secret_key),   "", 0, 0 },
+	{ "s3_path_style",   C_BOOL, F(s3_path_style),   "on", 0, 1 },
+	{ "s3_prefix",       C_STR,  F(s3_prefix),       "", 0, 0 },
 	{ "cors_origins",    C_STR,  F(cors_origins),    "", 0, 0 },
 	{ "cors_headers",    C_STR,  F(cors_headers),
 	  "Authorization, Content-Type, Range, If-None-Match, X-Request-Id", 0, 0 },
@@ -258,6 +266,28 @@ config_load(struct cb_config *cfg, const char *path, char *err, size_t errlen)
 	if (log_level_parse(cfg->log_level) < 0) {
 		snprintf(err, errlen, "log_level must be error, warn, info or debug");
 		return -1;
+	}
+	if (strcmp(cfg->blob_backend, "fs") != 0 && strcmp(cfg->blob_backend, "s3") != 0) {
+		snprintf(err, errlen, "blob_backend must be fs or s3");
+		return -1;
+	}
+	if (strcmp(cfg->blob_backend, "s3") == 0) {
+		const char *missing = !*cfg->s3_endpoint ? "s3_endpoint" : !*cfg->s3_bucket ?
+		    "s3_bucket" : !*cfg->s3_access_key ? "s3_access_key" : !*cfg->s3_secret_key ?
+		    "s3_secret_key" : !*cfg->s3_region ? "s3_region" : NULL;
+		if (missing != NULL) {
+			snprintf(err, errlen, "blob_backend = s3 needs %s", missing);
+			return -1;
+		}
+		if (strncmp(cfg->s3_endpoint, "http://", 7) != 0 &&
+		    strncmp(cfg->s3_endpoint, "https://", 8) != 0) {
+			snprintf(err, errlen, "s3_endpoint must be an http:// or https:// URL");
+			return -1;
+		}
+		if (cfg->s3_prefix[0] == '/' || strstr(cfg->s3_prefix, "..") != NULL) {
+			snprintf(err, errlen, "s3_prefix is a key prefix such as cubby/, not starting with /");
+			return -1;
+		}
 	}
 	if (*cfg->data_dir == '\0') {
 		snprintf(err, errlen, "data_dir must not be empty");

@@ -16,6 +16,8 @@
 #include <gcrypt.h>
 
 #include "cubby/blob.h"
+#include "cubby/log.h"
+#include "cubby/s3.h"
 #include "cubby/config.h"
 #include "cubby/crypto.h"
 #include "cubby/util.h"
@@ -193,6 +195,19 @@ blob_remove(const struct cb_config *cfg, const char *key)
 
 	if (!key_ok(key))
 		return -1;
+	if (blob_on_s3(cfg)) {
+		struct s3_target t;
+		struct s3_result res;
+
+		blob_s3_target(cfg, &t);
+		if (blob_s3_key(cfg, key, path, sizeof path) != 0)
+			return -1;
+		if (s3_delete(&t, path, &res) != 0 && res.status != 404) {
+			log_warn("blob: delete %s in S3: %s", key, res.message);
+			return -1;
+		}
+		return 0;
+	}
 	blob_path(cfg, key, path, sizeof path);
 	return unlink(path) != 0 && errno != ENOENT ? -1 : 0;
 }

@@ -478,11 +478,26 @@ s3_put_file(const struct s3_target *t, const char *key, int fd, int64_t off,
 	return simple(t, &c, NULL, res);
 }
 
+static void
+set_range(struct call *c, char range[64], int64_t from, int64_t to)
+{
+	if (from <= 0 && to < 0)
+		return;
+	if (to >= 0)
+		snprintf(range, 64, "bytes=%lld-%lld", (long long)from, (long long)to);
+	else
+		snprintf(range, 64, "bytes=%lld-", (long long)from);
+	c->range = range;
+}
+
 int
-s3_get_mem(const struct s3_target *t, const char *key, struct buf *out,
-    struct s3_result *res)
+s3_get_mem(const struct s3_target *t, const char *key, int64_t from,
+    int64_t to, struct buf *out, struct s3_result *res)
 {
 	struct call c = { .method = "GET", .key = key };
+	char range[64];
+
+	set_range(&c, range, from, to);
 	return simple(t, &c, out, res);
 }
 
@@ -494,13 +509,7 @@ s3_get_fd(const struct s3_target *t, const char *key, int64_t from,
 	struct call c = { .method = "GET", .key = key };
 	int rc;
 
-	if (from > 0 || to >= 0) {
-		if (to >= 0)
-			snprintf(range, sizeof range, "bytes=%lld-%lld", (long long)from, (long long)to);
-		else
-			snprintf(range, sizeof range, "bytes=%lld-", (long long)from);
-		c.range = range;
-	}
+	set_range(&c, range, from, to);
 	/* The reply goes to the file, from offset 0; an error reply (small
 	 * XML) is read back from there for its message, then dropped. */
 	c.sink.fd = fd;
@@ -721,6 +730,42 @@ s3_mpu_abort(const struct s3_target *t, const char *key,
 	}
 	buf_free(&q);
 	return rc;
+}
+
+int
+s3_mpu_list_parts(const struct s3_target *t, const char *key,
+    const char *upload_id,
+    int (*cb)(void *arg, int number, const char *etag, int64_t size), void *arg,
+    struct s3_result *res)
+{
+	struct buf q, reply;
+	struct call c = { .method = "GET", .key = key };
+	int n = -1;
+
+	buf_init(&q, 2048);
+	buf_init(&reply, S3_LIST_MAX);
+	if (buf_puts(&q, "max-parts=10000&") != 0 || upload_query(&q, upload_id, 0) != 0)
+		goto out;
+	c.query = buf_cstr(&q);
+	if (simple(t, &c, &reply, res) != 0)
+		goto out;
+	n = 0;
+	for (const char *p = buf_cstr(&reply); (p = strstr(p, "<Part>")) != NULL; ) {
+		char num[16], etag[136], size[32];
+		long long pn = 0, sz = 0;
+		if (xml_take(&p, "PartNumber", num, sizeof num) != 0 ||
+		    xml_take(&p, "ETag", etag, sizeof etag) != 0 ||
+		    xml_take(&p, "Size", size, sizeof size) != 0 ||
+		    parse_ll(num, 1, 10000, &pn) != 0 || parse_ll(size, 0, INT64_MAX, &sz) != 0)
+			break;
+		n++;
+		if (cb && cb(arg, (int)pn, etag, sz) != 0)
+			break;
+	}
+out:
+	buf_free(&q);
+	buf_free(&reply);
+	return n;
 }
 
 int
