@@ -88,8 +88,9 @@ int blob_on_s3(const struct cb_config *cfg);
 void blob_s3_target(const struct cb_config *cfg, struct s3_target *t);
 /* The bucket's name for a blob key, into out. 0, or -1 (too long). */
 int blob_s3_key(const struct cb_config *cfg, const char *key, char *out, size_t len);
-/* A presigned URL for key (query: more parameters, raw), valid expires s. */
+/* A presigned URL for key (query: more parameters, raw), valid expires s;
+ * content_type (or NULL) is signed. */
 int blob_s3_presign(const struct cb_config *cfg, const char *method, const char *key,
-    const char *query, long expires, struct buf *url);
+    const char *query, const char *content_type, long expires, struct buf *url);
 
 #endif

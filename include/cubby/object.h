@@ -48,6 +48,8 @@ struct upload_request {
 	const char *file_type, *file_name, *context, *tags, *webhook_url,
 	    *workspace_id;
 	int64_t size;                   /* -1: not declared */
+	int direct;                     /* the bytes go straight to the object
+					 * store: a blob key is chosen now */
 };
 
 struct object_filter {
@@ -95,6 +97,20 @@ int object_list(struct db *db, struct arena *a, const char *tenant_id,
 /* Fail pending uploads past their expiry and release their bytes; how
  * many, or -1. */
 int object_expire_uploads(struct db *db, int limit);
+/* A new blob key for object id (id-<16 hex>), in a. */
+char *object_new_blob_key(struct arena *a, const char *id);
+
+struct cb_config;
+/* Direct uploads (blob_backend = s3): when the single PUT of pending
+ * object id has landed in the bucket, complete it (its size checked
+ * against the declared one and the file limit; a wrong object is
+ * deleted so the client can PUT again). 0 (completed now or already,
+ * or still pending: *done says), or an HTTP status. */
+int object_direct_check(struct db *db, const struct cb_config *cfg,
+    const char *tenant_id, const char *id, int *done);
+/* The jobs worker's poll of pending direct uploads, oldest first: how
+ * many completed, or -1. */
+int object_direct_poll(struct db *db, const struct cb_config *cfg, int limit);
 
 /* Upload URL signature (hex) over tenant, object and expiry. */
 void upload_url_sign(const unsigned char master[CB_KEYLEN], const char *tenant_id,

@@ -85,9 +85,11 @@ int s3_mpu_list_parts(const struct s3_target *t, const char *key,
     struct s3_result *res);
 
 /* A presigned URL for method on key (query: more parameters, raw, e.g.
- * "partNumber=3&uploadId=..."), valid for expires seconds from now. */
+ * "partNumber=3&uploadId=..."), valid for expires seconds from now.
+ * content_type, when not NULL, is signed: the request must carry exactly
+ * that Content-Type. */
 int s3_presign(const struct s3_target *t, const char *method, const char *key,
-    const char *query, long expires, struct buf *url);
+    const char *query, const char *content_type, long expires, struct buf *url);
 
 /* Check a target's fields (endpoint scheme and host, bucket name, region):
  * 0, or -1 with why (names the field). */

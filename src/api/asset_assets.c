@@ -137,7 +137,7 @@ asset_api_create(struct cb_req *r)
 		/* Straight to the bucket: Cubby only signs. */
 		struct buf url;
 		buf_init(&url, 8192);
-		if (blob_s3_presign(r->ctx->cfg, "PUT", o.blob_key, NULL,
+		if (blob_s3_presign(r->ctx->cfg, "PUT", o.blob_key, NULL, o.content_type,
 		    (long)((o.upload_expires_at - now_unix_ms() + 999) / 1000), &url) != 0) {
 			buf_free(&url);
 			json_object_put(up);
@@ -442,7 +442,7 @@ asset_api_parts(struct cb_req *r)
 		buf_init(&q, 2048);
 		bad = buf_printf(&q, "partNumber=%lld&uploadId=", (long long)part) != 0 ||
 		    sigv4_encode(&q, o.upload_id, strlen(o.upload_id), 0) != 0 ||
-		    blob_s3_presign(r->ctx->cfg, "PUT", o.blob_key, buf_cstr(&q),
+		    blob_s3_presign(r->ctx->cfg, "PUT", o.blob_key, buf_cstr(&q), NULL,
 		    ASSET_PART_URL_TTL_MS / 1000, &url) != 0;
 		if (!bad)
 			json_object_object_add(d, "url", json_object_new_string(buf_cstr(&url)));

@@ -125,19 +125,35 @@ file_upload_request(struct cb_req *r)
 	}
 	if (u.workspace_id != NULL && !uuid_valid(u.workspace_id))
 		return req_fail(r, 404, "not_found", "Workspace not found");
+	u.direct = blob_on_s3(r->ctx->cfg);
 	rc = object_upload_request(ctx_db(r->ctx), r->a, tenant_of(r), &u, &obj, &code, &why);
 	if (rc != 0)
 		return fail(r, rc, code, why);
 	if (tenant_load(ctx_db(r->ctx), r->a, tenant_of(r), &t) != 0)
 		return req_fail(r, 500, "internal_error", "tenant lookup failed");
-	upload_url_sign(r->ctx->master, obj.tenant_id, obj.id, obj.upload_expires_at, sig);
 	fmt_iso8601_ms(iso, sizeof iso, obj.upload_expires_at);
 	o = json_object_new_object();
 	json_object_object_add(o, "fileId", json_object_new_string(obj.id));
-	json_object_object_add(o, "presignedUrl", json_object_new_string(arena_printf(r->a,
-	    "%s/_internal/upload/tenants/%s/files/%s/%s?expires=%lld&signature=%s",
-	    r->ctx->cfg->base_path, obj.tenant_id, obj.id, url_encode(r->a, obj.name),
-	    (long long)obj.upload_expires_at, sig)));
+	if (u.direct) {
+		/* Straight to the bucket; the Content-Type is signed. Cubby
+		 * sees the file arrive (GET, or the jobs worker's poll). */
+		struct buf url;
+		buf_init(&url, 8192);
+		if (blob_s3_presign(r->ctx->cfg, "PUT", obj.blob_key, NULL, obj.content_type,
+		    (long)((obj.upload_expires_at - now_unix_ms() + 999) / 1000), &url) != 0) {
+			buf_free(&url);
+			json_object_put(o);
+			return req_fail(r, 500, "internal_error", "could not sign the upload URL");
+		}
+		json_object_object_add(o, "presignedUrl", json_object_new_string(buf_cstr(&url)));
+		buf_free(&url);
+	} else {
+		upload_url_sign(r->ctx->master, obj.tenant_id, obj.id, obj.upload_expires_at, sig);
+		json_object_object_add(o, "presignedUrl", json_object_new_string(arena_printf(r->a,
+		    "%s/_internal/upload/tenants/%s/files/%s/%s?expires=%lld&signature=%s",
+		    r->ctx->cfg->base_path, obj.tenant_id, obj.id, url_encode(r->a, obj.name),
+		    (long long)obj.upload_expires_at, sig)));
+	}
 	json_object_object_add(o, "expiresAt", json_object_new_string(iso));
 	meta = json_object_new_object();
 	json_object_object_add(meta, "maxSizeBytes", json_object_new_int64(FILE_MAX_BYTES));
@@ -161,6 +177,9 @@ file_upload_put(struct cb_req *r)
 	long got;
 	int rc;
 
+	if (blob_on_s3(r->ctx->cfg))
+		return fail(r, 409, "conflict", "uploads go straight to the object store: "
+		    "use the presignedUrl from /api/v1/upload/request");
 	/* The signature first: nothing about the object is revealed to a
 	 * request that does not carry one. */
 	if ((rc = upload_url_verify(r->ctx->master, tid, fid, exp_s, sig, &code)) != 0)
@@ -314,6 +333,14 @@ static int
 load_file(struct cb_req *r, struct object *o)
 {
 	int rc = object_get(ctx_db(r->ctx), r->a, tenant_of(r), req_param(r, "fileId"), 1, o);
+	int done;
+
+	/* A direct upload (blob_backend = s3) is complete once its bytes
+	 * are in the bucket: look now rather than wait for the poll. */
+	if (rc == 404 && blob_on_s3(r->ctx->cfg) && uuid_valid(req_param(r, "fileId")) &&
+	    object_direct_check(ctx_db(r->ctx), r->ctx->cfg, tenant_of(r),
+	    req_param(r, "fileId"), &done) == 0 && done)
+		rc = object_get(ctx_db(r->ctx), r->a, tenant_of(r), req_param(r, "fileId"), 1, o);
 
 	if (rc == 404)
 		return req_fail(r, 404, "file_not_found", "File not found");
@@ -359,7 +386,7 @@ file_download_url(struct cb_req *r, const struct object *o, int64_t ttl_s,
 		struct buf url;
 		const char *u = NULL;
 		buf_init(&url, 8192);
-		if (blob_s3_presign(r->ctx->cfg, "GET", o->blob_key, NULL, (long)ttl_s, &url) == 0)
+		if (blob_s3_presign(r->ctx->cfg, "GET", o->blob_key, NULL, NULL, (long)ttl_s, &url) == 0)
 			u = arena_strdup(r->a, buf_cstr(&url));
 		buf_free(&url);
 		if (u != NULL)
@@ -465,6 +492,13 @@ file_download(struct cb_req *r)
 
 	if (load_file(r, &o) != 0)
 		return -1;
+	if (blob_on_s3(r->ctx->cfg) && o.blob_key != NULL) {
+		/* The bucket serves it (Range included): a short-lived
+		 * presigned GET. Clients follow the redirect (curl: -L). */
+		resp_header(r, "Location", file_download_url(r, &o, 300, NULL));
+		resp_header(r, "Cache-Control", "no-store");
+		return resp_empty(r, 302);
+	}
 	if (o.blob_key == NULL || blob_open(r->ctx->cfg, o.blob_key, &fd, &size) != 0) {
 		log_err("rid=%s file %s: blob missing: %s", r->rid, o.id, strerror(errno));
 		return req_fail(r, 404, "file_not_found", "File not in storage");

@@ -210,13 +210,9 @@ asset_create(struct db *db, const struct cb_config *cfg, struct arena *a,
 	if (blob_on_s3(cfg)) {
 		/* The bytes go straight to the bucket, under a key chosen now.
 		 * A multipart upload is the bucket's own: its id is S3's. */
-		char *key = arena_alloc(a, 64), h8[17];
-		unsigned char r8[8];
+		char *key = object_new_blob_key(a, out->id);
 		int rc;
 
-		crypto_random(r8, sizeof r8);
-		hex_encode(h8, r8, sizeof r8);
-		snprintf(key, 64, "%s-%s", out->id, h8);
 		out->blob_key = key;
 		if (out->part_count > 0) {
 			struct s3_target t;

@@ -11,13 +11,18 @@
 #include <json-c/json.h>
 
 #include "cubby/arena.h"
+#include "cubby/blob.h"
+#include "cubby/config.h"
+#include "cubby/crypto.h"
 #include "cubby/db.h"
 #include "cubby/log.h"
 #include "cubby/object.h"
+#include "cubby/s3.h"
 #include "cubby/tenant.h"
 #include "cubby/util.h"
 #include "cubby/uuid.h"
 #include "cubby/webhook.h"
+#include "cubby/xmalloc.h"
 #include "core/object_int.h"
 
 #define UPLOAD_LABEL   "cubby/upload-url/v1"
@@ -407,6 +412,8 @@ object_upload_request(struct db *db, struct arena *a, const char *tenant_id,
 	out->created_at = out->updated_at = now;
 	out->upload_expires_at = now + UPLOAD_URL_TTL_MS;
 	out->kind = strcmp(u->file_type, "application/pdf") == 0 ? "file" : "image";
+	if (u->direct)
+		out->blob_key = object_new_blob_key(a, out->id);
 	return object_insert_pending(db, out, code, why);
 }
 
@@ -742,4 +749,94 @@ fail:
 	db_rollback(db);
 	arena_free(&a);
 	return -1;
+}
+
+char *
+object_new_blob_key(struct arena *a, const char *id)
+{
+	unsigned char rnd[8];
+	char hex[17];
+
+	crypto_random(rnd, sizeof rnd);
+	hex_encode(hex, rnd, sizeof rnd);
+	return arena_printf(a, "%s-%s", id, hex);
+}
+
+int
+object_direct_check(struct db *db, const struct cb_config *cfg,
+    const char *tenant_id, const char *id, int *done)
+{
+	struct s3_target t;
+	struct s3_result res;
+	struct arena a;
+	struct object o;
+	char k[1024];
+	int rc;
+
+	*done = 0;
+	arena_init(&a, 2048);
+	if ((rc = object_load(db, &a, tenant_id, id, 0, &o)) != 0)
+		goto out;
+	if (strcmp(o.state, "completed") == 0) {
+		*done = 1;
+		goto out;
+	}
+	if (strcmp(o.state, "pending") != 0 || o.part_count > 0 || o.blob_key == NULL ||
+	    !blob_on_s3(cfg) || blob_s3_key(cfg, o.blob_key, k, sizeof k) != 0)
+		goto out;
+	blob_s3_target(cfg, &t);
+	if (s3_head(&t, k, &res) != 0) {
+		if (res.status != 404) {
+			log_warn("object: HEAD %s in S3: %s", o.id, res.message);
+			rc = res.status == 0 || res.status >= 500 ? 503 : 502;
+		}
+		goto out;
+	}
+	if ((o.size_bytes >= 0 && res.length != o.size_bytes) || res.length > FILE_MAX_BYTES) {
+		/* Not what was declared: gone, so the client can PUT again. */
+		log_info("object: %s: %lld bytes arrived in S3, %lld declared: deleted",
+		    o.id, (long long)res.length, (long long)o.size_bytes);
+		s3_delete(&t, k, &res);
+		goto out;
+	}
+	rc = object_upload_finish(db, tenant_id, id, res.length, NULL, o.blob_key);
+	if (rc == 0 || rc == 409) {
+		rc = 0;
+		*done = 1;
+	} else if (rc == 403) {
+		/* Over a quota now: refused like a PUT past it would be. */
+		s3_delete(&t, k, &res);
+	}
+out:
+	arena_free(&a);
+	return rc;
+}
+
+int
+object_direct_poll(struct db *db, const struct cb_config *cfg, int limit)
+{
+	static const char pick[] =
+	    "SELECT id, tenant_id FROM objects WHERE state = 'pending' AND part_count IS NULL"
+	    " AND blob_key IS NOT NULL AND deleted_at IS NULL AND upload_expires_at > ?1"
+	    " ORDER BY upload_expires_at LIMIT ?2";
+	char (*ids)[2][37];
+	sqlite3_stmt *st;
+	int n = 0, done = 0, rc, d;
+
+	if (!blob_on_s3(cfg) || (st = db_prep(db, pick)) == NULL)
+		return blob_on_s3(cfg) ? -1 : 0;
+	ids = xcalloc((size_t)limit, sizeof *ids);
+	sqlite3_bind_int64(st, 1, now_unix_ms());
+	sqlite3_bind_int(st, 2, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
+		strlcpy_cb(ids[n][0], (const char *)sqlite3_column_text(st, 0), 37);
+		strlcpy_cb(ids[n][1], (const char *)sqlite3_column_text(st, 1), 37);
+		n++;
+	}
+	sqlite3_reset(st);
+	for (int i = 0; i < n; i++)
+		if (object_direct_check(db, cfg, ids[i][1], ids[i][0], &d) == 0 && d)
+			done++;
+	free(ids);
+	return done;
 }

@@ -70,6 +70,11 @@ jobs_main(const struct cb_config *cfg, int slot)
 		if (ctx_db(&ctx) != NULL && ctx.have_master &&
 		    webhook_run_due(ctx.db, cfg, ctx.master, 20) < 0)
 			log_warn("jobs: webhooks: %s", db_errmsg(ctx.db));
+		/* Direct uploads (blob_backend = s3) that landed in the
+		 * bucket, about once a second. */
+		if (ctx.db != NULL && ticks % 4 == 0 &&
+		    object_direct_poll(ctx.db, cfg, 50) < 0)
+			log_warn("jobs: direct uploads: %s", db_errmsg(ctx.db));
 		if (ctx.db != NULL && asset_process_due(ctx.db, cfg, 20) < 0)
 			log_warn("jobs: asset processing: %s", db_errmsg(ctx.db));
 		if (ctx.db != NULL && ++ticks % SWEEP_EVERY == 0) {

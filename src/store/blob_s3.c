@@ -36,7 +36,7 @@ blob_s3_key(const struct cb_config *cfg, const char *key, char *out, size_t len)
 
 int
 blob_s3_presign(const struct cb_config *cfg, const char *method, const char *key,
-    const char *query, long expires, struct buf *url)
+    const char *query, const char *content_type, long expires, struct buf *url)
 {
 	struct s3_target t;
 	char k[1024];
@@ -44,5 +44,5 @@ blob_s3_presign(const struct cb_config *cfg, const char *method, const char *key
 	if (blob_s3_key(cfg, key, k, sizeof k) != 0)
 		return -1;
 	blob_s3_target(cfg, &t);
-	return s3_presign(&t, method, k, query, expires, url);
+	return s3_presign(&t, method, k, query, content_type, expires, url);
 }

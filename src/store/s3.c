@@ -770,11 +770,11 @@ out:
 
 int
 s3_presign(const struct s3_target *t, const char *method, const char *key,
-    const char *query, long expires, struct buf *url)
+    const char *query, const char *content_type, long expires, struct buf *url)
 {
 	struct sigv4_key k = { t->access_key, t->secret_key, NULL, t->region, "s3" };
 	struct buf origin, host, path;
-	struct sigv4_header h;
+	struct sigv4_header h[2];
 	struct sigv4_req r;
 	char date[17];
 	int rc = -1;
@@ -785,8 +785,10 @@ s3_presign(const struct s3_target *t, const char *method, const char *key,
 	if (locate(t, key, &origin, &host, &path) != 0)
 		goto out;
 	sigv4_date((long long)time(NULL), date);
-	h = (struct sigv4_header){ "host", buf_cstr(&host) };
-	r = (struct sigv4_req){ method, buf_cstr(&path), query, &h, 1, "UNSIGNED-PAYLOAD", 0 };
+	h[0] = (struct sigv4_header){ "host", buf_cstr(&host) };
+	h[1] = (struct sigv4_header){ "content-type", content_type };
+	r = (struct sigv4_req){ method, buf_cstr(&path), query, h, content_type ? 2 : 1,
+	    "UNSIGNED-PAYLOAD", 0 };
 	if (buf_puts(url, buf_cstr(&origin)) != 0 ||
 	    sigv4_encode_path(url, buf_cstr(&path), 0) != 0 || buf_putc(url, '?') != 0 ||
 	    sigv4_presign_query(&k, &r, date, expires, 1, url) != 0)
