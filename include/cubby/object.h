@@ -111,6 +111,9 @@ int object_direct_check(struct db *db, const struct cb_config *cfg,
 /* The jobs worker's poll of pending direct uploads, oldest first: how
  * many completed, or -1. */
 int object_direct_poll(struct db *db, const struct cb_config *cfg, int limit);
+/* Remove from the bucket what failed direct uploads (expired, aborted)
+ * left there. How many were looked at, or -1. */
+int object_direct_sweep(struct db *db, const struct cb_config *cfg, int limit);
 
 /* Upload URL signature (hex) over tenant, object and expiry. */
 void upload_url_sign(const unsigned char master[CB_KEYLEN], const char *tenant_id,

@@ -792,20 +792,17 @@ object_direct_check(struct db *db, const struct cb_config *cfg,
 		}
 		goto out;
 	}
-	if ((o.size_bytes >= 0 && res.length != o.size_bytes) || res.length > FILE_MAX_BYTES) {
-		/* Not what was declared: gone, so the client can PUT again. */
-		log_info("object: %s: %lld bytes arrived in S3, %lld declared: deleted",
-		    o.id, (long long)res.length, (long long)o.size_bytes);
-		s3_delete(&t, k, &res);
+	/* Not what was declared, or over a quota now: left pending, so the
+	 * client can PUT again while the URL lasts (deleting it here could
+	 * race that PUT); what is still there at expiry is removed then. */
+	if ((o.size_bytes >= 0 && res.length != o.size_bytes) || res.length > FILE_MAX_BYTES)
 		goto out;
-	}
 	rc = object_upload_finish(db, tenant_id, id, res.length, NULL, o.blob_key);
 	if (rc == 0 || rc == 409) {
 		rc = 0;
 		*done = 1;
 	} else if (rc == 403) {
-		/* Over a quota now: refused like a PUT past it would be. */
-		s3_delete(&t, k, &res);
+		rc = 0;
 	}
 out:
 	arena_free(&a);
@@ -839,4 +836,38 @@ object_direct_poll(struct db *db, const struct cb_config *cfg, int limit)
 			done++;
 	free(ids);
 	return done;
+}
+
+int
+object_direct_sweep(struct db *db, const struct cb_config *cfg, int limit)
+{
+	static const char pick[] =
+	    "SELECT id, blob_key FROM objects WHERE state = 'failed' AND blob_key IS NOT NULL"
+	    " LIMIT ?1";
+	static const char done[] =
+	    "UPDATE objects SET blob_key = NULL WHERE id = ?1 AND state = 'failed' AND blob_key = ?2";
+	char (*v)[2][80];
+	sqlite3_stmt *st;
+	int n = 0, rc;
+
+	if (!blob_on_s3(cfg) || (st = db_prep(db, pick)) == NULL)
+		return blob_on_s3(cfg) ? -1 : 0;
+	v = xcalloc((size_t)limit, sizeof *v);
+	sqlite3_bind_int(st, 1, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
+		strlcpy_cb(v[n][0], (const char *)sqlite3_column_text(st, 0), 80);
+		strlcpy_cb(v[n][1], (const char *)sqlite3_column_text(st, 1), 80);
+		n++;
+	}
+	sqlite3_reset(st);
+	for (int i = 0; i < n; i++) {
+		if (blob_remove(cfg, v[i][1]) != 0 || (st = db_prep(db, done)) == NULL)
+			continue;       /* the store is away: next sweep */
+		sqlite3_bind_text(st, 1, v[i][0], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, v[i][1], -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	free(v);
+	return n;
 }

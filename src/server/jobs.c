@@ -89,6 +89,9 @@ jobs_main(const struct cb_config *cfg, int slot)
 				;
 			if (n < 0)
 				log_warn("jobs: upload expiry failed: %s", db_errmsg(ctx.db));
+			/* ... and, in S3, whatever of them did arrive. */
+			if (object_direct_sweep(ctx.db, cfg, 100) < 0)
+				log_warn("jobs: direct upload sweep failed: %s", db_errmsg(ctx.db));
 			/* A compact search index: a little merging at a time. */
 			if (asset_search_merge(ctx.db, 200) < 0)
 				log_warn("jobs: search index merge failed: %s", db_errmsg(ctx.db));

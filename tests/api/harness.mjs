@@ -302,14 +302,31 @@ export async function startS3Peer() {
   const r = spawnSync('bash', [script, 'start', dir, String(port)], { encoding: 'utf8', timeout: 600000 });
   if (r.status !== 0) throw new Error(`s3-peer.sh start failed: ${r.stderr.slice(-2000)}`);
   const env = Object.fromEntries(r.stdout.split('\n').filter((l) => /^S3_[A-Z_]+=/.test(l)).map((l) => l.split(/=(.*)/s).slice(0, 2)));
-  return {
+  const peer = {
     endpoint: env.S3_ENDPOINT, accessKey: env.S3_ACCESS_KEY, secretKey: env.S3_SECRET_KEY,
     region: env.S3_REGION, port, dir,
+    // A signed request straight to the peer with curl --aws-sigv4 (not
+    // through Cubby): { status, body }. p: "/bucket/key?query" (query in
+    // canonical order).
+    curl(method, p, extra = []) {
+      const url = `http://${encodeURIComponent(env.S3_ACCESS_KEY)}:${env.S3_SECRET_KEY}@${env.S3_ENDPOINT.replace('http://', '')}${p}`;
+      const q = spawnSync('curl', ['-s', '-o', '-', '-w', '\n%{http_code}', '--aws-sigv4', `aws:amz:${env.S3_REGION}:s3`,
+        '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', '-X', method, ...extra, url], { encoding: 'latin1', maxBuffer: 1 << 30 });
+      const i = q.stdout.lastIndexOf('\n');
+      return { status: Number(q.stdout.slice(i + 1)), body: q.stdout.slice(0, i) };
+    },
+    restart() {
+      spawnSync('bash', [script, 'stop', dir], { encoding: 'utf8' });
+      const again = spawnSync('bash', [script, 'start', dir, String(port)], { encoding: 'utf8', timeout: 600000 });
+      if (again.status !== 0) throw new Error(`s3-peer.sh restart failed: ${again.stderr.slice(-2000)}`);
+    },
+    pause() { spawnSync('bash', [script, 'stop', dir], { encoding: 'utf8' }); },
     stop() {
       spawnSync('bash', [script, 'stop', dir], { encoding: 'utf8' });
       if (!process.env.CUBBY_KEEP_TMP) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+  return peer;
 }
 
 // A raw HTTP/1.1 exchange, for requests fetch() refuses to send.

@@ -1,0 +1,222 @@
+// s3.test.mjs - blob_backend = s3 against a real S3 server that checks
+// signatures (tests/tools/s3-peer.sh), through lighttpd and nginx: the
+// asset and file API upload and download flows byte for byte, with the
+// bytes going from a plain HTTP client straight to the bucket through
+// Cubby's presigned URLs (the pool's access log never sees them); what the
+// store refuses (a wrong Content-Type, a tampered URL); sizes and parts
+// checked at completion; deletes and aborts reaching the bucket; and a
+// store that goes away mid-upload: clear 503s, nothing marked complete,
+// and the same upload completes once the store is back.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { Stack, eachFront, startS3Peer, sleep } from './harness.mjs';
+
+const BUCKET = 'cubby-blobs';
+const MiB = 1024 * 1024;
+let peer, stack;
+before(async () => {
+  peer = await startS3Peer();
+  assert.equal(peer.curl('PUT', `/${BUCKET}`).status, 200);
+  stack = new Stack({ config: { blob_backend: 's3', s3_endpoint: peer.endpoint, s3_region: peer.region,
+    s3_bucket: BUCKET, s3_access_key: peer.accessKey, s3_secret_key: peer.secretKey, s3_prefix: 'cubby/' } });
+  await stack.start();
+});
+after(async () => {
+  if (stack) await stack.stop();
+  if (peer) peer.stop();
+});
+
+async function req(base, method, p, { key, body, headers = {}, redirect } = {}) {
+  const h = { ...headers };
+  if (key) h.Authorization = `Bearer ${key}`;
+  if (body !== undefined && !(body instanceof Uint8Array) && typeof body !== 'string') { h['Content-Type'] = 'application/json'; body = JSON.stringify(body); }
+  const r = await fetch(/^https?:/.test(p) ? p : base + p, { method, headers: h, body, redirect });
+  const buf = Buffer.from(await r.arrayBuffer());
+  let json;
+  try { json = JSON.parse(buf.toString()); } catch { json = undefined; }
+  return { status: r.status, headers: r.headers, json, buf, text: buf.toString() };
+}
+function isErr(r, status, code) {
+  assert.equal(r.status, status, r.text);
+  assert.equal(r.json.error.code, code, r.text);
+}
+async function tenant(base) {
+  const r = await req(base, 'POST', '/api/v1/admin/tenants', { key: stack.adminKey, body: { name: `s3-${crypto.randomUUID()}`, quotaBytes: 200 * MiB } });
+  assert.equal(r.status, 201, r.text);
+  return r.json.apiKey;
+}
+const PNG = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), crypto.randomBytes(3000)]);
+const objectPath = (url) => new URL(url).pathname;
+const inBucket = (url) => peer.curl('HEAD', objectPath(url), ['-I']).status;
+// Cubby's pool never saw these bytes: no access line for the path.
+const poolSaw = (url) => stack.log().includes(objectPath(url));
+
+test('asset API, single PUT: straight to the bucket, checked at completion, served by the bucket, deleted there', (t) => eachFront(t, stack, async (f) => {
+  const key = await tenant(f.base);
+  const c = await req(f.base, 'POST', '/v1/assets', { key, body: { filename: 'shot.png', content_type: 'image/png', size_bytes: PNG.length } });
+  assert.equal(c.status, 201, c.text);
+  const up = c.json.data.upload, id = c.json.data.asset.id;
+  assert.ok(up.url.startsWith(`${peer.endpoint}/${BUCKET}/cubby/`), up.url);
+  assert.match(up.url, /X-Amz-SignedHeaders=content-type%3Bhost/);
+  isErr(await req(f.base, 'POST', `/v1/assets/${id}/complete`, { key }), 409, 'upload_incomplete');
+  // the store checks the signature: another Content-Type, or a longer life, is refused
+  assert.equal((await req(f.base, 'PUT', up.url, { body: PNG, headers: { 'Content-Type': 'image/gif' } })).status, 403);
+  assert.equal((await req(f.base, 'PUT', up.url.replace(/X-Amz-Expires=\d+/, 'X-Amz-Expires=604800'), { body: PNG, headers: up.headers })).status, 403);
+  // too few bytes: completion says so, and the PUT can be made again
+  assert.equal((await req(f.base, 'PUT', up.url, { body: PNG.subarray(0, 100), headers: up.headers })).status, 200);
+  isErr(await req(f.base, 'POST', `/v1/assets/${id}/complete`, { key }), 409, 'size_mismatch');
+  assert.equal((await req(f.base, 'PUT', up.url, { body: PNG, headers: up.headers })).status, 200);
+  const done = await req(f.base, 'POST', `/v1/assets/${id}/complete`, { key });
+  assert.equal(done.status, 200, done.text);
+  assert.equal(done.json.data.status, 'active');
+  assert.equal(done.json.data.size_bytes, PNG.length);
+  assert.equal(done.json.data.type, 'image', 'sniffed from the first bytes in the bucket');
+  assert.ok(!poolSaw(up.url), 'the bytes went through Cubby');
+  const u = await req(f.base, 'GET', `/v1/assets/${id}/url`, { key });
+  assert.ok(u.json.data.url.startsWith(`${peer.endpoint}/${BUCKET}/cubby/`));
+  const g = await req(f.base, 'GET', u.json.data.url);
+  assert.equal(g.status, 200);
+  assert.ok(g.buf.equals(PNG), 'byte for byte from the bucket');
+  // a public space's manifest hands out the bucket's URL too
+  const sp = await req(f.base, 'POST', '/v1/spaces', { key, body: { name: 'p', visibility: 'public' } });
+  await req(f.base, 'POST', `/v1/spaces/${sp.json.data.id}/publications`, { key, body: { asset_ids: [id] } });
+  const m = await req(f.base, 'GET', `/v1/public/spaces/${sp.json.data.short_id}`);
+  assert.ok((await req(f.base, 'GET', m.json.data.assets[0].url)).buf.equals(PNG));
+  // delete: gone from the bucket
+  assert.equal(inBucket(u.json.data.url), 200);
+  assert.equal((await req(f.base, 'DELETE', `/v1/assets/${id}`, { key })).status, 200);
+  assert.equal(inBucket(u.json.data.url), 404);
+  // parts go to the bucket, never to Cubby's own part route
+  isErr(await req(f.base, 'PUT', `/v1/uploads/${id}/parts/1?upload_id=x&expires=1&signature=x`, { body: 'x' }), 409, 'upload_not_in_progress');
+}));
+
+test('asset API, multipart: parts straight to the bucket, ListParts checks them, the bucket completes; abort reaches it', (t) => eachFront(t, stack, async (f) => {
+  const key = await tenant(f.base);
+  const big = crypto.randomBytes(12 * MiB);
+  const c = await req(f.base, 'POST', '/v1/assets', { key, body: { filename: 'big.bin', size_bytes: big.length, multipart: true, part_size: 5 * MiB } });
+  assert.equal(c.status, 201, c.text);
+  const id = c.json.data.asset.id, upId = c.json.data.upload.upload_id;
+  assert.equal(c.json.data.upload.part_count, 3);
+  const etags = [];
+  for (let i = 1; i <= 3; i++) {
+    const p = await req(f.base, 'POST', `/v1/assets/${id}/parts`, { key, body: { upload_id: upId, part_number: i } });
+    assert.equal(p.status, 200, p.text);
+    assert.ok(p.json.data.url.startsWith(`${peer.endpoint}/${BUCKET}/cubby/`));
+    assert.match(p.json.data.url, new RegExp(`partNumber=${i}&uploadId=`));
+    if (i === 3) {
+      // not all parts in yet
+      isErr(await req(f.base, 'POST', `/v1/assets/${id}/complete`, { key, body: { upload_id: upId } }), 400, 'incomplete_upload');
+    }
+    const r = await req(f.base, 'PUT', p.json.data.url, { body: big.subarray((i - 1) * 5 * MiB, Math.min(big.length, i * 5 * MiB)) });
+    assert.equal(r.status, 200);
+    etags.push(r.headers.get('etag'));
+    assert.ok(!poolSaw(p.json.data.url));
+  }
+  // an etag that is not the stored part's
+  isErr(await req(f.base, 'POST', `/v1/assets/${id}/complete`, { key, body: { upload_id: upId,
+    parts: etags.map((e, i) => ({ part_number: i + 1, etag: i === 1 ? '"0123"' : e })) } }), 400, 'part_mismatch');
+  const done = await req(f.base, 'POST', `/v1/assets/${id}/complete`, { key, body: { upload_id: upId, parts: etags.map((e, i) => ({ part_number: i + 1, etag: e })) } });
+  assert.equal(done.status, 200, done.text);
+  assert.equal(done.json.data.size_bytes, big.length);
+  isErr(await req(f.base, 'POST', `/v1/assets/${id}/complete`, { key, body: { upload_id: upId } }), 409, 'upload_already_completed');
+  const u = await req(f.base, 'GET', `/v1/assets/${id}/url`, { key });
+  assert.ok((await req(f.base, 'GET', u.json.data.url)).buf.equals(big), 'byte for byte');
+  // abort: the bucket forgets the upload, the quota comes back
+  const quota = async () => (await req(f.base, 'GET', '/api/v1/tenant/quota', { key })).json.usedBytes;
+  const before = await quota();
+  const a = await req(f.base, 'POST', '/v1/assets', { key, body: { filename: 'x.bin', size_bytes: 11 * MiB, multipart: true, part_size: 5 * MiB } });
+  const p1 = await req(f.base, 'POST', `/v1/assets/${a.json.data.asset.id}/parts`, { key, body: { upload_id: a.json.data.upload.upload_id, part_number: 1 } });
+  assert.equal((await req(f.base, 'PUT', p1.json.data.url, { body: crypto.randomBytes(5 * MiB) })).status, 200);
+  assert.equal(await quota(), before + 11 * MiB);
+  const ab = await req(f.base, 'POST', `/v1/assets/${a.json.data.asset.id}/abort`, { key, body: { upload_id: a.json.data.upload.upload_id } });
+  assert.equal(ab.status, 200, ab.text);
+  assert.equal(await quota(), before);
+  const listed = peer.curl('GET', `${objectPath(p1.json.data.url)}?uploadId=${encodeURIComponent(a.json.data.upload.upload_id)}`);
+  assert.equal(listed.status, 404, 'the bucket still has the aborted upload');
+  assert.equal((await req(f.base, 'PUT', p1.json.data.url, { body: crypto.randomBytes(10) })).status, 404);
+}));
+
+test('file API: the presigned URL is the bucket\'s; the file is there once its bytes are; downloads redirect to the bucket', (t) => eachFront(t, stack, async (f) => {
+  const key = await tenant(f.base);
+  const u = await req(f.base, 'POST', '/api/v1/upload/request', { key, body: { fileType: 'image/png', fileName: 'receipt.png' } });
+  assert.equal(u.status, 200, u.text);
+  assert.ok(u.json.presignedUrl.startsWith(`${peer.endpoint}/${BUCKET}/cubby/`));
+  assert.equal((await req(f.base, 'GET', `/api/v1/files/${u.json.fileId}`, { key })).status, 404, 'not there before its bytes');
+  assert.equal((await req(f.base, 'PUT', u.json.presignedUrl, { body: PNG, headers: { 'Content-Type': 'image/jpeg' } })).status, 403, 'the signed type holds');
+  assert.equal((await req(f.base, 'PUT', u.json.presignedUrl, { body: PNG, headers: { 'Content-Type': 'image/png' } })).status, 200);
+  const g = await req(f.base, 'GET', `/api/v1/files/${u.json.fileId}`, { key });
+  assert.equal(g.status, 200, g.text);
+  assert.equal(g.json.sizeBytes, PNG.length);
+  const d = await req(f.base, 'GET', `/api/v1/files/${u.json.fileId}/download`, { key, redirect: 'manual' });
+  assert.equal(d.status, 302);
+  assert.ok(d.headers.get('location').startsWith(`${peer.endpoint}/${BUCKET}/cubby/`));
+  const followed = await req(f.base, 'GET', `/api/v1/files/${u.json.fileId}/download`, { key });
+  assert.ok(followed.buf.equals(PNG));
+  const ranged = await req(f.base, 'GET', `/api/v1/files/${u.json.fileId}/download`, { key, headers: { Range: 'bytes=8-15' } });
+  assert.equal(ranged.status, 206);
+  assert.ok(ranged.buf.equals(PNG.subarray(8, 16)));
+  const su = await req(f.base, 'GET', `/api/v1/files/${u.json.fileId}/signed-url`, { key });
+  assert.ok((await req(f.base, 'GET', su.json.url)).buf.equals(PNG));
+  // nobody asks: the jobs worker sees it arrive, the list shows it, the quota counts it
+  const u2 = await req(f.base, 'POST', '/api/v1/upload/request', { key, body: { fileType: 'application/pdf', fileName: 'doc.pdf', fileSizeBytes: 2000 } });
+  // a body of another size than declared is not taken; a second PUT is
+  assert.equal((await req(f.base, 'PUT', u2.json.presignedUrl, { body: crypto.randomBytes(1999), headers: { 'Content-Type': 'application/pdf' } })).status, 200);
+  await sleep(2500);
+  assert.equal((await req(f.base, 'GET', `/api/v1/files/${u2.json.fileId}`, { key })).status, 404, 'the wrong size was taken');
+  assert.equal((await req(f.base, 'PUT', u2.json.presignedUrl, { body: crypto.randomBytes(2000), headers: { 'Content-Type': 'application/pdf' } })).status, 200);
+  let listed = [];
+  for (const end = Date.now() + 5000; listed.length < 2 && Date.now() < end; await sleep(200))
+    listed = (await req(f.base, 'GET', '/api/v1/files', { key })).json.files;
+  assert.deepEqual(listed.map((x) => x.originalName).sort(), ['doc.pdf', 'receipt.png']);
+  assert.equal((await req(f.base, 'GET', '/api/v1/tenant/quota', { key })).json.usedBytes, PNG.length + 2000);
+  // Cubby's own upload route is not used in this mode
+  assert.equal((await req(f.base, 'PUT', `/_internal/upload/tenants/x/files/${u.json.fileId}/a.png?expires=1&signature=x`, { body: 'x' })).status, 409);
+}));
+
+test('an upload that expires with the wrong bytes in the bucket: failed, and the bucket swept', async () => {
+  const f = stack.fronts[0];
+  const key = await tenant(f.base);
+  const u = await req(f.base, 'POST', '/api/v1/upload/request', { key, body: { fileType: 'application/pdf', fileName: 'late.pdf', fileSizeBytes: 500 } });
+  assert.equal((await req(f.base, 'PUT', u.json.presignedUrl, { body: crypto.randomBytes(400), headers: { 'Content-Type': 'application/pdf' } })).status, 200);
+  assert.equal(inBucket(u.json.presignedUrl), 200);
+  // its 15 minutes are up
+  const db = path.join(stack.dirs.localstatedir, 'lib/cubby/cubby.db');
+  spawnSync('sqlite3', [db, `UPDATE objects SET upload_expires_at = 1 WHERE id = '${u.json.fileId}'`]);
+  let gone = false;
+  for (const end = Date.now() + 15000; !gone && Date.now() < end; await sleep(250)) gone = inBucket(u.json.presignedUrl) === 404;
+  assert.ok(gone, 'the expired upload\'s object is still in the bucket');
+  const row = spawnSync('sqlite3', [db, `SELECT state, blob_key IS NULL FROM objects WHERE id = '${u.json.fileId}'`], { encoding: 'utf8' }).stdout.trim();
+  assert.equal(row, 'failed|1');
+  assert.equal((await req(f.base, 'GET', '/api/v1/tenant/quota', { key })).json.usedBytes, 0);
+});
+
+test('the store goes away mid-upload: 503, nothing completed; back again, the same upload completes', { timeout: 300000 }, async () => {
+  const f = stack.fronts[1];
+  const key = await tenant(f.base);
+  const body = crypto.randomBytes(6 * MiB);
+  const c = await req(f.base, 'POST', '/v1/assets', { key, body: { filename: 'm.bin', size_bytes: body.length, multipart: true, part_size: 5 * MiB } });
+  const id = c.json.data.asset.id, upId = c.json.data.upload.upload_id;
+  for (let i = 1; i <= 2; i++) {
+    const p = await req(f.base, 'POST', `/v1/assets/${id}/parts`, { key, body: { upload_id: upId, part_number: i } });
+    assert.equal((await req(f.base, 'PUT', p.json.data.url, { body: body.subarray((i - 1) * 5 * MiB, Math.min(body.length, i * 5 * MiB)) })).status, 200);
+  }
+  peer.pause();
+  try {
+    const r = await req(f.base, 'POST', `/v1/assets/${id}/complete`, { key, body: { upload_id: upId } });
+    isErr(r, 503, 'storage_unavailable');
+    assert.match(r.json.error.message, /could not be reached/);
+    assert.equal((await req(f.base, 'GET', `/v1/assets/${id}`, { key })).json.data.status, 'pending');
+    isErr(await req(f.base, 'POST', '/v1/assets', { key, body: { filename: 'n.bin', size_bytes: 6 * MiB, multipart: true } }), 503, 'storage_unavailable');
+    // the worker is still there
+    assert.equal((await req(f.base, 'GET', '/health')).status, 200);
+  } finally {
+    peer.restart();
+  }
+  const done = await req(f.base, 'POST', `/v1/assets/${id}/complete`, { key, body: { upload_id: upId } });
+  assert.equal(done.status, 200, done.text);
+  const u = await req(f.base, 'GET', `/v1/assets/${id}/url`, { key });
+  assert.ok((await req(f.base, 'GET', u.json.data.url)).buf.equals(body));
+});
