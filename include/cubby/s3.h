@@ -61,6 +61,12 @@ int s3_delete(const struct s3_target *t, const char *key, struct s3_result *res)
 int s3_list(const struct s3_target *t, const char *prefix, int max,
     int (*cb)(void *arg, const char *key, int64_t size), void *arg,
     struct s3_result *res);
+/* ListObjectsV2 over every page under prefix: cb per key with its size
+ * and LastModified (unix seconds; 0 when unreadable); non-zero stops.
+ * The number listed, or -1. */
+int s3_list_all(const struct s3_target *t, const char *prefix,
+    int (*cb)(void *arg, const char *key, int64_t size, int64_t mtime), void *arg,
+    struct s3_result *res);
 /* ListBuckets: cb per bucket (name, creation date as given). Count or -1. */
 int s3_list_buckets(const struct s3_target *t,
     int (*cb)(void *arg, const char *name, const char *created), void *arg,

@@ -22,9 +22,11 @@
 #include <json-c/json.h>
 #include <sqlite3.h>
 
+#include "cubby/blob.h"
 #include "cubby/config.h"
 #include "cubby/crypto.h"
 #include "cubby/db.h"
+#include "cubby/s3.h"
 #include "cubby/util.h"
 #include "cubby/xmalloc.h"
 #include "ctl/maint.h"
@@ -133,11 +135,28 @@ snapshot(struct db *db, const char *to)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* The size of a blob in the bucket (blob_backend = s3), or -1 (said). */
+static long long
+s3_size(const struct cb_config *cfg, const char *key, char *name, size_t len)
+{
+	struct s3_target t;
+	struct s3_result res;
+
+	blob_s3_target(cfg, &t);
+	if (blob_s3_key(cfg, key, name, len) != 0 || s3_head(&t, name, &res) != 0) {
+		if (res.status != 404)
+			fprintf(stderr, "cubbyctl: %s: %s\n", name, res.message);
+		return -1;
+	}
+	return res.length;
+}
+
 int
 ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int with_blobs)
 {
 	static const char keys_sql[] =
 	    "SELECT blob_key, sha256 FROM objects WHERE blob_key IS NOT NULL"
+	    " AND state = 'completed'"
 	    " UNION ALL SELECT thumb_key, NULL FROM objects WHERE thumb_key IS NOT NULL"
 	    " UNION ALL SELECT preview_key, NULL FROM objects WHERE preview_key IS NOT NULL";
 	char dbcopy[4200], path[4200], rel[200], hex[65], dbhex[65];
@@ -147,6 +166,12 @@ ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int with
 	long long size, total = 0, missing = 0, n = 0;
 	int rc = 1;
 
+	if (with_blobs && blob_on_s3(cfg)) {
+		fprintf(stderr, "cubbyctl: blobs are in bucket %s, not in %s: --with-blobs "
+		    "copies local blobs only; back the bucket up with the store's own tools "
+		    "(versioning, replication)\n", cfg->s3_bucket, cfg->data_dir);
+		return 2;
+	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "cubbyctl: %s: %s\n", dir, strerror(errno));
 		return 1;
@@ -185,7 +210,17 @@ ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int with
 			hex_encode(known, sqlite3_column_blob(st, 1), 32);
 
 		blob_rel(rel, sizeof rel, key);
-		if (join(path, sizeof path, cfg->data_dir, rel) != 0 || sha256_file(path, hex, &size) != 0) {
+		if (blob_on_s3(cfg)) {
+			/* The bucket's HEAD: present, and its size. The SHA-256 is
+			 * the row's, when known (not read back from the store). */
+			size = s3_size(cfg, key, path, sizeof path);
+			snprintf(hex, sizeof hex, "%s", known);
+			if (size < 0) {
+				fprintf(stderr, "cubbyctl: warning: %s is missing from bucket %s\n",
+				    path, cfg->s3_bucket);
+				missing++;
+			}
+		} else if (join(path, sizeof path, cfg->data_dir, rel) != 0 || sha256_file(path, hex, &size) != 0) {
 			/* Gone from the store (deleted since the snapshot, or lost):
 			 * named, so restore can say so. */
 			fprintf(stderr, "cubbyctl: warning: blob %s: %s\n", path, strerror(errno));
@@ -224,6 +259,12 @@ ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int with
 	json_object_object_add(man, "schema", json_object_new_int(db_schema_latest));
 	json_object_object_add(man, "database_sha256", json_object_new_string(dbhex));
 	json_object_object_add(man, "blobs_included", json_object_new_boolean(with_blobs));
+	if (blob_on_s3(cfg)) {
+		char where[1200];
+		snprintf(where, sizeof where, "s3:%s/%s/%s", cfg->s3_endpoint, cfg->s3_bucket,
+		    cfg->s3_prefix);
+		json_object_object_add(man, "blob_store", json_object_new_string(where));
+	}
 	json_object_object_add(man, "blobs", arr);
 	arr = NULL;
 	if (join(path, sizeof path, dir, "manifest.json") != 0)
@@ -241,7 +282,10 @@ ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int with
 	printf("backup in %s: database (schema %d), master key, manifest of %lld blobs "
 	    "(%lld bytes)%s\n", dir, db_schema_latest, n, total,
 	    with_blobs ? ", blobs included" : "");
-	if (!with_blobs)
+	if (blob_on_s3(cfg))
+		printf("the blobs stay in bucket %s (checked present); back it up with the "
+		    "store's own tools\n", cfg->s3_bucket);
+	else if (!with_blobs)
 		printf("copy %s/blobs with it (blobs never change once written), or use --with-blobs\n",
 		    cfg->data_dir);
 	rc = missing ? 1 : 0;
@@ -320,6 +364,15 @@ ctl_restore(const struct cb_config *cfg, const char *dir, int force)
 		if (strlen(key) < 4 || strspn(key, "0123456789abcdef-") != strlen(key))
 			continue;   /* not a key Cubby makes: never a path */
 		blob_rel(rel, sizeof rel, key);
+		if (blob_on_s3(cfg)) {
+			if (s3_size(cfg, key, path, sizeof path) < 0) {
+				printf("missing from bucket %s: %s\n", cfg->s3_bucket, path);
+				bad++;
+			} else {
+				ok++;
+			}
+			continue;
+		}
 		if (join(path, sizeof path, cfg->data_dir, rel) != 0)
 			continue;
 		if (have_blobs && stat(path, &st) != 0) {

@@ -1,5 +1,5 @@
-/* maint.c - cubbyctl check, gc and stats: the data directory against
- * the database. check only reads; gc removes only what no row names and
+/* maint.c - cubbyctl check, gc and stats: the data directory (or, with
+ * blob_backend = s3, the bucket) against the database. check only reads; gc removes only what no row names and
  * what is older than an hour (younger files may belong to an upload in
  * flight: a blob is renamed into place before its row names it). */
 #include "config.h"
@@ -16,8 +16,10 @@
 
 #include <sqlite3.h>
 
+#include "cubby/blob.h"
 #include "cubby/config.h"
 #include "cubby/db.h"
+#include "cubby/s3.h"
 #include "cubby/util.h"
 #include "cubby/xmalloc.h"
 #include "ctl/maint.h"
@@ -97,12 +99,15 @@ load_keys(struct db *db, struct keyset *blobs, struct keyset *uploads)
 	return 0;
 }
 
-/* A file in the blob tree that no row names (or a leftover). */
+/* A file in the blob tree (or an object in the bucket) that no row names
+ * (or a leftover). */
 struct finding {
-	const char *what;     /* "orphan blob", "orphan upload", "temp file" */
-	char path[4096];
+	const char *what;     /* "orphan blob", "orphan upload", "temp file",
+			       * "orphan object" */
+	char path[4096];      /* in the bucket: the object's key */
 	long long size;
 	int old;              /* past the grace period */
+	int in_s3;
 };
 
 typedef void (*finding_fn)(void *arg, const struct finding *f);
@@ -136,6 +141,7 @@ scan_dir(const char *dir, const char *what, const struct keyset *named,
 		f.what = what;
 		f.size = st.st_size;
 		f.old = now - st.st_mtime >= GRACE_SECONDS;
+		f.in_s3 = 0;
 		fn(arg, &f);
 	}
 	closedir(d);
@@ -173,6 +179,55 @@ scan_blobs(const struct cb_config *cfg, const struct keyset *blobs,
 	scan_dir(p1, "orphan upload", uploads, fn, arg, files, bytes);
 	snprintf(p1, sizeof p1, "%s/tmp", root);
 	scan_dir(p1, "temp file", NULL, fn, arg, files, bytes);
+}
+
+/* blob_backend = s3: every object under s3_prefix in the bucket. */
+struct bucket_scan {
+	const struct cb_config *cfg;
+	const struct keyset *blobs;
+	finding_fn fn;
+	void *arg;
+	long long *files, *bytes;
+	time_t now;
+};
+
+static int
+bucket_one(void *arg, const char *key, int64_t size, int64_t mtime)
+{
+	struct bucket_scan *b = arg;
+	const char *rel = key + strlen(b->cfg->s3_prefix);
+	struct finding f;
+
+	if (b->files != NULL) {
+		(*b->files)++;
+		*b->bytes += size;
+	}
+	if (keyset_has(b->blobs, rel))
+		return 0;
+	f.what = "orphan object";
+	snprintf(f.path, sizeof f.path, "%s", key);
+	f.size = size;
+	f.old = mtime > 0 && b->now - mtime >= GRACE_SECONDS;
+	f.in_s3 = 1;
+	b->fn(b->arg, &f);
+	return 0;
+}
+
+/* 0, or -1 when the bucket cannot be listed (said on stderr). */
+static int
+scan_bucket(const struct cb_config *cfg, const struct keyset *blobs, finding_fn fn,
+    void *arg, long long *files, long long *bytes)
+{
+	struct bucket_scan b = { cfg, blobs, fn, arg, files, bytes, time(NULL) };
+	struct s3_target t;
+	struct s3_result res;
+
+	blob_s3_target(cfg, &t);
+	if (s3_list_all(&t, cfg->s3_prefix, bucket_one, &b, &res) < 0) {
+		fprintf(stderr, "cubbyctl: listing bucket %s: %s\n", cfg->s3_bucket, res.message);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- check ---------------------------------------------------------------- */
@@ -270,6 +325,24 @@ ctl_check(const struct cb_config *cfg, struct db *db)
 			problem(&c, "object %s (tenant %s): completed, but names no blob", id, tid);
 			continue;
 		}
+		if (blob_on_s3(cfg)) {
+			struct s3_target t;
+			struct s3_result res;
+
+			blob_s3_target(cfg, &t);
+			if (blob_s3_key(cfg, key, path, sizeof path) != 0 || s3_head(&t, path, &res) != 0) {
+				if (res.status == 404)
+					problem(&c, "object %s (tenant %s): %s is missing from bucket %s",
+					    id, tid, path, cfg->s3_bucket);
+				else
+					problem(&c, "object %s (tenant %s): %s cannot be checked: %s",
+					    id, tid, path, res.message);
+			} else if (res.length != size) {
+				problem(&c, "object %s (tenant %s): %s has %lld bytes in the bucket, "
+				    "the row says %lld", id, tid, path, (long long)res.length, size);
+			}
+			continue;
+		}
 		snprintf(path, sizeof path, "%s/blobs/%.2s/%.2s/%s", cfg->data_dir, key, key + 2, key);
 		if (stat(path, &sb) != 0)
 			problem(&c, "object %s (tenant %s): blob %s is missing", id, tid, path);
@@ -285,7 +358,12 @@ ctl_check(const struct cb_config *cfg, struct db *db)
 		keyset_free(&uploads);
 		return 1;
 	}
-	scan_blobs(cfg, &blobs, &uploads, check_finding, &c, NULL, NULL);
+	if (blob_on_s3(cfg)) {
+		if (scan_bucket(cfg, &blobs, check_finding, &c, NULL, NULL) != 0)
+			problem(&c, "bucket %s: cannot be listed", cfg->s3_bucket);
+	} else {
+		scan_blobs(cfg, &blobs, &uploads, check_finding, &c, NULL, NULL);
+	}
 	keyset_free(&blobs);
 	keyset_free(&uploads);
 
@@ -314,6 +392,7 @@ ctl_check(const struct cb_config *cfg, struct db *db)
 /* ---- gc --------------------------------------------------------------------- */
 
 struct gc {
+	const struct cb_config *cfg;
 	int dry_run;
 	long long files, bytes, failed;
 };
@@ -325,7 +404,17 @@ gc_finding(void *arg, const struct finding *f)
 
 	if (!f->old)
 		return;
-	if (!g->dry_run && unlink(f->path) != 0) {
+	if (!g->dry_run && f->in_s3) {
+		struct s3_target t;
+		struct s3_result res;
+
+		blob_s3_target(g->cfg, &t);
+		if (s3_delete(&t, f->path, &res) != 0) {
+			fprintf(stderr, "cubbyctl: %s: %s\n", f->path, res.message);
+			g->failed++;
+			return;
+		}
+	} else if (!g->dry_run && unlink(f->path) != 0) {
 		fprintf(stderr, "cubbyctl: %s: %s\n", f->path, strerror(errno));
 		g->failed++;
 		return;
@@ -340,7 +429,7 @@ int
 ctl_gc(const struct cb_config *cfg, struct db *db, int dry_run)
 {
 	struct keyset blobs = { 0 }, uploads = { 0 };
-	struct gc g = { .dry_run = dry_run };
+	struct gc g = { .cfg = cfg, .dry_run = dry_run };
 	sqlite3_stmt *st;
 	int keys = 0;
 
@@ -354,7 +443,12 @@ ctl_gc(const struct cb_config *cfg, struct db *db, int dry_run)
 		return 1;
 	}
 	db_rollback(db);
-	scan_blobs(cfg, &blobs, &uploads, gc_finding, &g, NULL, NULL);
+	if (blob_on_s3(cfg)) {
+		if (scan_bucket(cfg, &blobs, gc_finding, &g, NULL, NULL) != 0)
+			g.failed++;
+	} else {
+		scan_blobs(cfg, &blobs, &uploads, gc_finding, &g, NULL, NULL);
+	}
 	keyset_free(&blobs);
 	keyset_free(&uploads);
 	/* Expired key-value entries (the jobs worker removes them too). */
@@ -429,11 +523,19 @@ ctl_stats(const struct cb_config *cfg, struct db *db)
 	printf("database file        %lld bytes (WAL %lld bytes)\n",
 	    stat(cfg->db_path, &st) == 0 ? (long long)st.st_size : -1LL,
 	    stat(wal, &st) == 0 ? (long long)st.st_size : 0LL);
-	if (load_keys(db, &blobs, &uploads) == 0)
-		scan_blobs(cfg, &blobs, &uploads, count_finding, &unnamed, &files, &bytes);
+	if (load_keys(db, &blobs, &uploads) == 0) {
+		if (blob_on_s3(cfg))
+			scan_bucket(cfg, &blobs, count_finding, &unnamed, &files, &bytes);
+		else
+			scan_blobs(cfg, &blobs, &uploads, count_finding, &unnamed, &files, &bytes);
+	}
 	keyset_free(&blobs);
 	keyset_free(&uploads);
-	printf("blob files           %lld (%lld bytes; %lld named by no row)\n", files, bytes,
-	    unnamed);
+	if (blob_on_s3(cfg))
+		printf("bucket objects       %lld (%lld bytes; %lld named by no row) in %s\n",
+		    files, bytes, unnamed, cfg->s3_bucket);
+	else
+		printf("blob files           %lld (%lld bytes; %lld named by no row)\n", files, bytes,
+		    unnamed);
 	return 0;
 }

@@ -573,6 +573,77 @@ out:
 	return n;
 }
 
+/* "2026-11-24T02:37:00.000Z" to unix seconds, or 0. */
+static int64_t
+iso_seconds(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof tm);
+	if (strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+int
+s3_list_all(const struct s3_target *t, const char *prefix,
+    int (*cb)(void *arg, const char *key, int64_t size, int64_t mtime), void *arg,
+    struct s3_result *res)
+{
+	struct buf q, reply;
+	char token[1100] = "";
+	int n = 0, more = 1;
+
+	buf_init(&q, 4096);
+	buf_init(&reply, S3_LIST_MAX);
+	while (more) {
+		struct call c = { .method = "GET" };
+		const char *p;
+		char trunc[16] = "";
+
+		buf_reset(&q);
+		if ((*token && (buf_puts(&q, "continuation-token=") != 0 ||
+		    sigv4_encode(&q, token, strlen(token), 0) != 0 || buf_putc(&q, '&') != 0)) ||
+		    buf_puts(&q, "list-type=2&max-keys=1000&prefix=") != 0 ||
+		    sigv4_encode(&q, prefix ? prefix : "", prefix ? strlen(prefix) : 0, 0) != 0) {
+			n = -1;
+			break;
+		}
+		c.query = buf_cstr(&q);
+		if (simple(t, &c, &reply, res) != 0) {
+			n = -1;
+			break;
+		}
+		for (p = buf_cstr(&reply); (p = strstr(p, "<Contents>")) != NULL; ) {
+			char key[1100], size[32], mod[40] = "";
+			const char *end = strstr(p, "</Contents>"), *q2 = p;
+			long long sz = 0;
+			if (end == NULL || xml_take(&p, "Key", key, sizeof key) != 0)
+				break;
+			if (xml_take(&q2, "LastModified", mod, sizeof mod) != 0 || q2 > end)
+				mod[0] = '\0';
+			q2 = p;
+			if (xml_take(&q2, "Size", size, sizeof size) == 0 && q2 <= end + 11)
+				parse_ll(size, 0, INT64_MAX, &sz);
+			p = end;
+			n++;
+			if (cb && cb(arg, key, sz, iso_seconds(mod)) != 0) {
+				more = 0;
+				break;
+			}
+		}
+		p = buf_cstr(&reply);
+		more = more && xml_take(&p, "IsTruncated", trunc, sizeof trunc) == 0 &&
+		    strcmp(trunc, "true") == 0;
+		p = buf_cstr(&reply);
+		if (more && xml_take(&p, "NextContinuationToken", token, sizeof token) != 0)
+			more = 0;
+	}
+	buf_free(&q);
+	buf_free(&reply);
+	return n;
+}
+
 int
 s3_list_buckets(const struct s3_target *t,
     int (*cb)(void *arg, const char *name, const char *created), void *arg,

@@ -193,6 +193,43 @@ test('an upload that expires with the wrong bytes in the bucket: failed, and the
   assert.equal((await req(f.base, 'GET', '/api/v1/tenant/quota', { key })).json.usedBytes, 0);
 });
 
+test('cubbyctl in S3 mode: check finds an object missing from the bucket and a stray one; stats count the bucket; backup names the bucket', async () => {
+  const f = stack.fronts[0];
+  const key = await tenant(f.base);
+  const c = await req(f.base, 'POST', '/v1/assets', { key, body: { filename: 'c.png', content_type: 'image/png', size_bytes: PNG.length } });
+  await req(f.base, 'PUT', c.json.data.upload.url, { body: PNG, headers: c.json.data.upload.headers });
+  assert.equal((await req(f.base, 'POST', `/v1/assets/${c.json.data.asset.id}/complete`, { key })).status, 200);
+  let r = stack.ctl('check');
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ok: database intact/m);
+  r = stack.ctl('stats');
+  assert.match(r.stdout, new RegExp(`bucket objects +\\d+ \\(\\d+ bytes; 0 named by no row\\) in ${BUCKET}`));
+  // a stray object under the prefix, and a live one taken away behind Cubby's back
+  assert.equal(peer.curl('PUT', `/${BUCKET}/cubby/stray-object`, ['--data-binary', 'x']).status, 200);
+  const gone = objectPath(c.json.data.upload.url);
+  assert.equal(peer.curl('DELETE', gone).status, 204);
+  r = stack.ctl('check');
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stdout, new RegExp(`${gone.split('/').pop()} is missing from bucket ${BUCKET}`));
+  assert.match(r.stdout, /younger than an hour and named by no row/);
+  // gc leaves what is younger than an hour
+  r = stack.ctl('gc', '--dry-run');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /would remove 0 files/);
+  assert.equal(peer.curl('HEAD', `/${BUCKET}/cubby/stray-object`, ['-I']).status, 200);
+  peer.curl('DELETE', `/${BUCKET}/cubby/stray-object`);
+  // backups: the database and a manifest naming the bucket; no local copies
+  const dir = path.join(stack.tmp, 'bk');
+  r = stack.ctl('backup', dir, '--with-blobs');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /blobs are in bucket cubby-blobs/);
+  r = stack.ctl('backup', dir);
+  assert.equal(r.status, 1, 'the missing object is reported');
+  assert.match(r.stderr, /is missing from bucket/);
+  const man = JSON.parse((await import('node:fs')).readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+  assert.equal(man.blob_store, `s3:${peer.endpoint}/${BUCKET}/cubby/`);
+});
+
 test('the store goes away mid-upload: 503, nothing completed; back again, the same upload completes', { timeout: 300000 }, async () => {
   const f = stack.fronts[1];
   const key = await tenant(f.base);
