@@ -46,6 +46,9 @@ usage(FILE *f)
 	    "  gc [--dry-run]     remove files no row names (older than an hour)\n"
 	    "                     and expired key-value entries\n"
 	    "  stats              counts and sizes\n"
+	    "  blobs-to-s3 [--dry-run]\n"
+	    "                     copy data_dir/blobs into the s3_* bucket (before\n"
+	    "                     switching blob_backend to s3)\n"
 	    "  backup DIR [--with-blobs]\n"
 	    "                     snapshot the database (while the pool serves), the\n"
 	    "                     master key and a manifest of blobs into DIR\n"
@@ -148,12 +151,13 @@ open_ready(const struct cb_config *cfg, struct db **db)
 	return 0;
 }
 
-/* check, gc, stats: on a database at this binary's schema. */
+/* check, gc, stats, blobs-to-s3: on a database at this binary's schema. */
 static int
 cmd_maint(const struct cb_config *cfg, const char *cmd, int argc, char **argv)
 {
 	struct db *db;
-	int dry = argc == 1 && strcmp(cmd, "gc") == 0 && strcmp(argv[0], "--dry-run") == 0;
+	int dry = argc == 1 && (strcmp(cmd, "gc") == 0 || strcmp(cmd, "blobs-to-s3") == 0) &&
+	    strcmp(argv[0], "--dry-run") == 0;
 	int rc;
 
 	if (argc > dry) {
@@ -163,7 +167,8 @@ cmd_maint(const struct cb_config *cfg, const char *cmd, int argc, char **argv)
 	if (open_ready(cfg, &db) != 0)
 		return 1;
 	rc = strcmp(cmd, "check") == 0 ? ctl_check(cfg, db) :
-	    strcmp(cmd, "gc") == 0 ? ctl_gc(cfg, db, dry) : ctl_stats(cfg, db);
+	    strcmp(cmd, "gc") == 0 ? ctl_gc(cfg, db, dry) :
+	    strcmp(cmd, "blobs-to-s3") == 0 ? ctl_blobs_to_s3(cfg, db, dry) : ctl_stats(cfg, db);
 	db_close(db);
 	return rc;
 }
@@ -466,7 +471,7 @@ main(int argc, char **argv)
 	else if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "restore") == 0)
 		rc = cmd_backup(&cfg, cmd, argc - optind - 1, argv + optind + 1);
 	else if (strcmp(cmd, "check") == 0 || strcmp(cmd, "gc") == 0 ||
-	    strcmp(cmd, "stats") == 0)
+	    strcmp(cmd, "stats") == 0 || strcmp(cmd, "blobs-to-s3") == 0)
 		rc = cmd_maint(&cfg, cmd, argc - optind - 1, argv + optind + 1);
 	else {
 		fprintf(stderr, "cubbyctl: unknown command '%s'\n", cmd);

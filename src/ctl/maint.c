@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "cubby/blob.h"
 #include "cubby/config.h"
+#include "cubby/crypto.h"
 #include "cubby/db.h"
 #include "cubby/s3.h"
 #include "cubby/util.h"
@@ -538,4 +540,85 @@ ctl_stats(const struct cb_config *cfg, struct db *db)
 		printf("blob files           %lld (%lld bytes; %lld named by no row)\n", files, bytes,
 		    unnamed);
 	return 0;
+}
+
+/* ---- blobs-to-s3 ------------------------------------------------------------ */
+
+int
+ctl_blobs_to_s3(const struct cb_config *cfg, struct db *db, int dry_run)
+{
+	struct keyset blobs = { 0 }, uploads = { 0 };
+	struct s3_target t;
+	long long copied = 0, present = 0, bytes = 0, failed = 0;
+
+	if (!*cfg->s3_endpoint || !*cfg->s3_bucket || !*cfg->s3_access_key ||
+	    !*cfg->s3_secret_key) {
+		fprintf(stderr, "cubbyctl: set s3_endpoint, s3_bucket, s3_access_key and "
+		    "s3_secret_key (keep blob_backend = fs until the copy is done)\n");
+		return 2;
+	}
+	if (blob_on_s3(cfg)) {
+		fprintf(stderr, "cubbyctl: blob_backend is s3 already: blobs-to-s3 reads "
+		    "%s/blobs, so run it with blob_backend = fs\n", cfg->data_dir);
+		return 2;
+	}
+	if (db_exec(db, "BEGIN") != 0 || load_keys(db, &blobs, &uploads) != 0) {
+		db_rollback(db);
+		keyset_free(&blobs);
+		keyset_free(&uploads);
+		return 1;
+	}
+	db_rollback(db);
+	/* The operator's store: wherever it is. */
+	t = (struct s3_target){ cfg->s3_endpoint, cfg->s3_region, cfg->s3_bucket,
+	    cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_path_style, 1 };
+	for (size_t i = 0; i < blobs.n; i++) {
+		const char *key = blobs.k[i];
+		char path[4096], name[1024], hex[65];
+		struct s3_result res;
+		long long size;
+		int fd;
+
+		snprintf(path, sizeof path, "%s/blobs/%.2s/%.2s/%s", cfg->data_dir, key, key + 2, key);
+		if ((size_t)snprintf(name, sizeof name, "%s%s", cfg->s3_prefix, key) >= sizeof name)
+			continue;
+		if (sha256_file(path, hex, &size) != 0) {
+			if (errno != ENOENT) {
+				fprintf(stderr, "cubbyctl: %s: %s\n", path, strerror(errno));
+				failed++;
+			}
+			continue;       /* a row naming nothing: cubbyctl check says so */
+		}
+		/* Already there with its size: a second run skips it. */
+		if (s3_head(&t, name, &res) == 0 && res.length == size) {
+			present++;
+			continue;
+		}
+		if (dry_run) {
+			printf("would copy %s (%lld bytes)\n", key, size);
+			copied++;
+			bytes += size;
+			continue;
+		}
+		/* The body's SHA-256 is signed: the store refuses other bytes. */
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+		    s3_put_file(&t, name, fd, 0, size, hex, NULL, &res) != 0) {
+			fprintf(stderr, "cubbyctl: %s: %s\n", key, fd < 0 ? strerror(errno) : res.message);
+			failed++;
+		} else {
+			copied++;
+			bytes += size;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	keyset_free(&blobs);
+	keyset_free(&uploads);
+	printf("%s %lld blob%s (%lld bytes) to bucket %s; %lld already there; %lld failed\n",
+	    dry_run ? "would copy" : "copied", copied, copied == 1 ? "" : "s", bytes,
+	    cfg->s3_bucket, present, failed);
+	if (!dry_run && failed == 0)
+		printf("next: stop the pool, run blobs-to-s3 again (for uploads that finished "
+		    "meanwhile), set blob_backend = s3, start the pool, cubbyctl check\n");
+	return failed ? 1 : 0;
 }

@@ -21,4 +21,10 @@ int ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int 
  * them only with force) and check every blob of its manifest. */
 int ctl_restore(const struct cb_config *cfg, const char *dir, int force);
 
+/* Copy every blob of data_dir/blobs a row names into the configured S3
+ * bucket (s3_* settings, under s3_prefix), each PUT carrying its SHA-256
+ * so the store refuses other bytes; ones already there with their size
+ * are skipped. With dry_run, only say what would be copied. */
+int ctl_blobs_to_s3(const struct cb_config *cfg, struct db *db, int dry_run);
+
 #endif

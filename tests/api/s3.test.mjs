@@ -230,6 +230,59 @@ test('cubbyctl in S3 mode: check finds an object missing from the bucket and a s
   assert.equal(man.blob_store, `s3:${peer.endpoint}/${BUCKET}/cubby/`);
 });
 
+test('moving blobs to S3: cubbyctl blobs-to-s3 copies every blob (checked by its SHA-256), then blob_backend = s3 serves them', async () => {
+  const s3conf = { s3_endpoint: peer.endpoint, s3_region: peer.region, s3_bucket: 'moved-blobs',
+    s3_access_key: peer.accessKey, s3_secret_key: peer.secretKey, s3_prefix: 'm/' };
+  assert.equal(peer.curl('PUT', '/moved-blobs').status, 200);
+  const fsStack = new Stack({ config: s3conf });
+  await fsStack.start();
+  try {
+    const f = fsStack.fronts[0];
+    const t0 = await req(f.base, 'POST', '/api/v1/admin/tenants', { key: fsStack.adminKey, body: { name: 'mover' } });
+    const key = t0.json.apiKey;
+    const small = crypto.randomBytes(2000), big = crypto.randomBytes(11 * MiB);
+    const c = await req(f.base, 'POST', '/v1/assets', { key, body: { filename: 's.bin', size_bytes: small.length } });
+    assert.equal((await req(f.base, 'PUT', c.json.data.upload.url, { body: small, headers: c.json.data.upload.headers })).status, 200);
+    assert.equal((await req(f.base, 'POST', `/v1/assets/${c.json.data.asset.id}/complete`, { key })).status, 200);
+    const m = await req(f.base, 'POST', '/v1/assets', { key, body: { filename: 'b.bin', size_bytes: big.length, multipart: true, part_size: 5 * MiB } });
+    for (let i = 1; i <= 3; i++) {
+      const p = await req(f.base, 'POST', `/v1/assets/${m.json.data.asset.id}/parts`, { key, body: { upload_id: m.json.data.upload.upload_id, part_number: i } });
+      assert.equal((await req(f.base, 'PUT', p.json.data.url, { body: big.subarray((i - 1) * 5 * MiB, Math.min(big.length, i * 5 * MiB)) })).status, 200);
+    }
+    assert.equal((await req(f.base, 'POST', `/v1/assets/${m.json.data.asset.id}/complete`, { key, body: { upload_id: m.json.data.upload.upload_id } })).status, 200);
+    const u = await req(f.base, 'POST', '/api/v1/upload/request', { key, body: { fileType: 'image/png', fileName: 'f.png' } });
+    assert.equal((await req(f.base, 'PUT', u.json.presignedUrl, { body: PNG, headers: { 'Content-Type': 'image/png' } })).status, 200);
+
+    let r = fsStack.ctl('blobs-to-s3', '--dry-run');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /would copy 3 blobs/);
+    r = fsStack.ctl('blobs-to-s3');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`copied 3 blobs \\(${small.length + big.length + PNG.length} bytes\\) to bucket moved-blobs; 0 already there; 0 failed`));
+    r = fsStack.ctl('blobs-to-s3');
+    assert.match(r.stdout, /copied 0 blobs .*; 3 already there/);
+    // the switch: pool stopped, blob_backend = s3, started again
+    fsStack.pool.kill('SIGTERM');
+    await new Promise((res) => fsStack.pool.once('exit', res));
+    fsStack.writeConfig({ blob_backend: 's3' });
+    fsStack.startPool();
+    for (const end = Date.now() + 10000; Date.now() < end; await sleep(50))
+      try { if ((await fetch(f.base + '/health')).status === 200) break; } catch { /* starting */ }
+    for (const [id, bytes] of [[c.json.data.asset.id, small], [m.json.data.asset.id, big]]) {
+      const url = (await req(f.base, 'GET', `/v1/assets/${id}/url`, { key })).json.data.url;
+      assert.ok(url.startsWith(`${peer.endpoint}/moved-blobs/m/`), url);
+      assert.ok((await req(f.base, 'GET', url)).buf.equals(bytes));
+    }
+    assert.ok((await req(f.base, 'GET', `/api/v1/files/${u.json.fileId}/download`, { key })).buf.equals(PNG));
+    r = fsStack.ctl('check');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    // already s3: refused, with the reason
+    r = fsStack.ctl('blobs-to-s3');
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /blob_backend is s3 already/);
+  } finally { await fsStack.stop(); }
+});
+
 test('the store goes away mid-upload: 503, nothing completed; back again, the same upload completes', { timeout: 300000 }, async () => {
   const f = stack.fronts[1];
   const key = await tenant(f.base);
