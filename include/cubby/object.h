@@ -34,6 +34,8 @@ struct object {
 	const char *processing_status;
 	const char *webhook_url;
 	const char *blob_key;           /* completed: where the bytes are */
+	const char *storage_id;         /* a tenant's storage connection that
+					 * holds them; NULL: the server's store */
 	int64_t created_at, updated_at, upload_expires_at, deleted_at;   /* ms */
 	/* asset API */
 	const char *kind;               /* video|image|audio|file, NULL: not known */
@@ -50,6 +52,7 @@ struct upload_request {
 	int64_t size;                   /* -1: not declared */
 	int direct;                     /* the bytes go straight to the object
 					 * store: a blob key is chosen now */
+	const char *storage_id;         /* direct into this storage connection */
 };
 
 struct object_filter {

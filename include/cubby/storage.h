@@ -59,8 +59,10 @@ int storage_get(struct db *db, struct arena *a, const unsigned char master[CB_KE
 /* The tenant's connections, oldest first, without credentials. */
 int storage_each(struct db *db, struct arena *a, const char *tenant_id,
     int (*fn)(void *arg, const struct storage_conn *c), void *arg);
-/* 0, 404, 500. */
+/* 0, 404, 409 (live assets or uploads in flight keep bytes there), 500. */
 int storage_delete(struct db *db, const char *tenant_id, const char *id);
+/* Live assets of the tenant kept in its storage connections. 0 or -1. */
+int storage_usage(struct db *db, const char *tenant_id, int64_t *assets, int64_t *bytes);
 /* The S3 target of a connection (pointing into c). */
 void storage_target(const struct storage_conn *c, int allow_private,
     struct s3_target *t);

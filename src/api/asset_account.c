@@ -10,6 +10,7 @@
 #include "api/asset_api.h"
 #include "cubby/api.h"
 #include "cubby/server.h"
+#include "cubby/storage.h"
 #include "cubby/tenant.h"
 #include "cubby/util.h"
 
@@ -229,18 +230,23 @@ usage_api_get(struct cb_req *r)
 {
 	struct json_object *j = json_object_new_object();
 	struct account acc;
+	int64_t byok_n = 0, byok_b = 0;
 
 	if (tenant_account(ctx_db(r->ctx), r->a, asset_tenant(r), &acc) != 0) {
 		json_object_put(j);
 		return req_fail(r, 500, "internal_error", "usage lookup failed");
 	}
-	/* Every byte lives in Cubby's own blob store until storage
-	 * connections (bring your own bucket) exist: byok_* are zero. */
+	/* byok_*: what lives in the tenant's own storage connections;
+	 * managed_*: the rest, in the server's store. */
+	if (storage_usage(ctx_db(r->ctx), asset_tenant(r), &byok_n, &byok_b) != 0) {
+		json_object_put(j);
+		return req_fail(r, 500, "internal_error", "usage lookup failed");
+	}
 	json_object_object_add(j, "total_assets", json_object_new_int64(acc.file_count));
 	json_object_object_add(j, "total_bytes", json_object_new_int64(acc.stored_bytes));
-	json_object_object_add(j, "managed_assets", json_object_new_int64(acc.file_count));
-	json_object_object_add(j, "managed_bytes", json_object_new_int64(acc.stored_bytes));
-	json_object_object_add(j, "byok_assets", json_object_new_int64(0));
-	json_object_object_add(j, "byok_bytes", json_object_new_int64(0));
+	json_object_object_add(j, "managed_assets", json_object_new_int64(acc.file_count - byok_n));
+	json_object_object_add(j, "managed_bytes", json_object_new_int64(acc.stored_bytes - byok_b));
+	json_object_object_add(j, "byok_assets", json_object_new_int64(byok_n));
+	json_object_object_add(j, "byok_bytes", json_object_new_int64(byok_b));
 	return asset_reply(r, 200, j, NULL);
 }

@@ -12,6 +12,7 @@
 #include "api/asset_api.h"
 #include "api/file_api.h"
 #include "cubby/api.h"
+#include "cubby/place.h"
 #include "cubby/sigv4.h"
 #include "cubby/buf.h"
 #include "cubby/asset.h"
@@ -133,15 +134,15 @@ asset_api_create(struct cb_req *r)
 		return fail(r, rc, code, why);
 
 	up = json_object_new_object();
-	if (o.part_count == 0 && blob_on_s3(r->ctx->cfg)) {
+	if (o.part_count == 0 && (o.storage_id != NULL || blob_on_s3(r->ctx->cfg))) {
 		/* Straight to the bucket: Cubby only signs. */
 		struct buf url;
 		buf_init(&url, 8192);
-		if (blob_s3_presign(r->ctx->cfg, "PUT", o.blob_key, NULL, o.content_type,
+		if (object_presign(ctx_db(r->ctx), r->ctx->cfg, r->a, &o, "PUT", NULL, o.content_type,
 		    (long)((o.upload_expires_at - now_unix_ms() + 999) / 1000), &url) != 0) {
 			buf_free(&url);
 			json_object_put(up);
-			return req_fail(r, 500, "internal_error", "could not sign the upload URL");
+			return req_fail(r, 502, "storage_unavailable", "could not sign the upload URL");
 		}
 		fmt_iso8601_ms(iso, sizeof iso, o.upload_expires_at);
 		json_object_object_add(up, "kind", json_object_new_string("single"));
@@ -434,7 +435,7 @@ asset_api_parts(struct cb_req *r)
 	d = json_object_new_object();
 	json_object_object_add(d, "part_number", json_object_new_int64(part));
 	json_object_object_add(d, "method", json_object_new_string("PUT"));
-	if (blob_on_s3(r->ctx->cfg)) {
+	if (o.storage_id != NULL || blob_on_s3(r->ctx->cfg)) {
 		/* The bucket's own UploadPart, presigned. */
 		struct buf url, q;
 		int bad;
@@ -442,7 +443,7 @@ asset_api_parts(struct cb_req *r)
 		buf_init(&q, 2048);
 		bad = buf_printf(&q, "partNumber=%lld&uploadId=", (long long)part) != 0 ||
 		    sigv4_encode(&q, o.upload_id, strlen(o.upload_id), 0) != 0 ||
-		    blob_s3_presign(r->ctx->cfg, "PUT", o.blob_key, buf_cstr(&q), NULL,
+		    object_presign(ctx_db(r->ctx), r->ctx->cfg, r->a, &o, "PUT", buf_cstr(&q), NULL,
 		    ASSET_PART_URL_TTL_MS / 1000, &url) != 0;
 		if (!bad)
 			json_object_object_add(d, "url", json_object_new_string(buf_cstr(&url)));
@@ -493,6 +494,9 @@ asset_api_part_put(struct cb_req *r)
 	rc = asset_part_begin(ctx_db(r->ctx), r->a, id, upload_id, part, r->content_length, &o, &code, &why);
 	if (rc != 0)
 		return fail(r, rc, code, why);
+	if (o.storage_id != NULL)
+		return req_fail(r, 409, "upload_not_in_progress", "parts go straight to the "
+		    "tenant's bucket: use the URL from POST /v1/assets/{id}/parts");
 	/* The client may ask for its bytes to be checked: S3's
 	 * x-amz-checksum-sha256 (base64 of the part's SHA-256). Otherwise
 	 * nothing is hashed here; the whole object's SHA-256 is computed by

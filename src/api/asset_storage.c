@@ -337,6 +337,9 @@ storage_api_delete(struct cb_req *r)
 	rc = storage_delete(ctx_db(r->ctx), asset_tenant(r), id);
 	if (rc == 404)
 		return req_fail(r, 404, "not_found", "storage connection not found");
+	if (rc == 409)
+		return req_fail(r, 409, "conflict", "assets are stored in this connection: "
+		    "delete them first");
 	if (rc != 0)
 		return req_fail(r, 500, "internal_error", "delete failed");
 	d = json_object_new_object();

@@ -18,6 +18,7 @@
 #include "cubby/blob.h"
 #include "cubby/crypto.h"
 #include "cubby/log.h"
+#include "cubby/place.h"
 #include "cubby/server.h"
 #include "cubby/tenant.h"
 #include "cubby/url.h"
@@ -125,7 +126,16 @@ file_upload_request(struct cb_req *r)
 	}
 	if (u.workspace_id != NULL && !uuid_valid(u.workspace_id))
 		return req_fail(r, 404, "not_found", "Workspace not found");
-	u.direct = blob_on_s3(r->ctx->cfg);
+	/* Into the tenant's default storage connection, or the server's
+	 * bucket: straight there. Otherwise through Cubby to data_dir. */
+	{
+		char *sid = arena_alloc(r->a, 37);
+		int d = place_default(ctx_db(r->ctx), tenant_of(r), sid);
+		if (d < 0)
+			return req_fail(r, 500, "internal_error", "storage lookup failed");
+		u.storage_id = d ? sid : NULL;
+		u.direct = d || blob_on_s3(r->ctx->cfg);
+	}
 	rc = object_upload_request(ctx_db(r->ctx), r->a, tenant_of(r), &u, &obj, &code, &why);
 	if (rc != 0)
 		return fail(r, rc, code, why);
@@ -139,11 +149,12 @@ file_upload_request(struct cb_req *r)
 		 * sees the file arrive (GET, or the jobs worker's poll). */
 		struct buf url;
 		buf_init(&url, 8192);
-		if (blob_s3_presign(r->ctx->cfg, "PUT", obj.blob_key, NULL, obj.content_type,
-		    (long)((obj.upload_expires_at - now_unix_ms() + 999) / 1000), &url) != 0) {
+		if (object_presign(ctx_db(r->ctx), r->ctx->cfg, r->a, &obj, "PUT", NULL,
+		    obj.content_type, (long)((obj.upload_expires_at - now_unix_ms() + 999) / 1000),
+		    &url) != 0) {
 			buf_free(&url);
 			json_object_put(o);
-			return req_fail(r, 500, "internal_error", "could not sign the upload URL");
+			return req_fail(r, 502, "storage_unavailable", "could not sign the upload URL");
 		}
 		json_object_object_add(o, "presignedUrl", json_object_new_string(buf_cstr(&url)));
 		buf_free(&url);
@@ -337,7 +348,7 @@ load_file(struct cb_req *r, struct object *o)
 
 	/* A direct upload (blob_backend = s3) is complete once its bytes
 	 * are in the bucket: look now rather than wait for the poll. */
-	if (rc == 404 && blob_on_s3(r->ctx->cfg) && uuid_valid(req_param(r, "fileId")) &&
+	if (rc == 404 && uuid_valid(req_param(r, "fileId")) &&
 	    object_direct_check(ctx_db(r->ctx), r->ctx->cfg, tenant_of(r),
 	    req_param(r, "fileId"), &done) == 0 && done)
 		rc = object_get(ctx_db(r->ctx), r->a, tenant_of(r), req_param(r, "fileId"), 1, o);
@@ -381,12 +392,13 @@ file_download_url(struct cb_req *r, const struct object *o, int64_t ttl_s,
 
 	if (expires_ms)
 		*expires_ms = exp;
-	if (blob_on_s3(r->ctx->cfg) && o->blob_key != NULL) {
+	if ((o->storage_id != NULL || blob_on_s3(r->ctx->cfg)) && o->blob_key != NULL) {
 		/* Straight from the bucket: the bytes never pass through. */
 		struct buf url;
 		const char *u = NULL;
 		buf_init(&url, 8192);
-		if (blob_s3_presign(r->ctx->cfg, "GET", o->blob_key, NULL, NULL, (long)ttl_s, &url) == 0)
+		if (object_presign(ctx_db(r->ctx), r->ctx->cfg, r->a, o, "GET", NULL, NULL,
+		    (long)ttl_s, &url) == 0)
 			u = arena_strdup(r->a, buf_cstr(&url));
 		buf_free(&url);
 		if (u != NULL)
@@ -492,7 +504,7 @@ file_download(struct cb_req *r)
 
 	if (load_file(r, &o) != 0)
 		return -1;
-	if (blob_on_s3(r->ctx->cfg) && o.blob_key != NULL) {
+	if ((o.storage_id != NULL || blob_on_s3(r->ctx->cfg)) && o.blob_key != NULL) {
 		/* The bucket serves it (Range included): a short-lived
 		 * presigned GET. Clients follow the redirect (curl: -L). */
 		resp_header(r, "Location", file_download_url(r, &o, 300, NULL));

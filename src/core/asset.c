@@ -21,6 +21,7 @@
 #include "cubby/config.h"
 #include "cubby/db.h"
 #include "cubby/log.h"
+#include "cubby/place.h"
 #include "cubby/s3.h"
 #include "cubby/util.h"
 #include "cubby/uuid.h"
@@ -99,35 +100,49 @@ asset_status(const struct object *o)
 	return strcmp(o->state, "failed") == 0 ? "failed" : "pending";
 }
 
-/* The kind a stored blob's first bytes say, or NULL. */
+/* The kind a stored blob's first bytes say, or NULL: from the data
+ * directory, or a ranged GET of its bucket. */
 static const char *
-sniff_blob(const struct cb_config *cfg, const char *key)
+sniff_blob(struct db *db, const struct cb_config *cfg, const char *tenant_id,
+    const char *storage_id, const char *key)
 {
 	unsigned char head[64];
 	int64_t size;
 	ssize_t n;
 	int fd;
 
-	if (key != NULL && blob_on_s3(cfg)) {
-		struct s3_target t;
+	if (key == NULL)
+		return NULL;
+	if (storage_id != NULL || blob_on_s3(cfg)) {
 		struct s3_result res;
+		struct place pl;
+		struct arena a;
 		struct buf b;
-		char k[1024];
 		const char *kind = NULL;
 
-		blob_s3_target(cfg, &t);
+		arena_init(&a, 1024);
 		buf_init(&b, sizeof head);
-		if (blob_s3_key(cfg, key, k, sizeof k) == 0 &&
-		    s3_get_mem(&t, k, 0, (int64_t)sizeof head - 1, &b, &res) == 0)
-			kind = asset_kind_sniff((const unsigned char *)buf_cstr(&b), b.len);
+		if (place_of(db, cfg, &a, tenant_id, storage_id, key, &pl) == 0) {
+			if (s3_get_mem(&pl.t, pl.name, 0, (int64_t)sizeof head - 1, &b, &res) == 0)
+				kind = asset_kind_sniff((const unsigned char *)buf_cstr(&b), b.len);
+			place_done(&pl);
+		}
 		buf_free(&b);
+		arena_free(&a);
 		return kind;
 	}
-	if (key == NULL || blob_open(cfg, key, &fd, &size) != 0)
+	if (blob_open(cfg, key, &fd, &size) != 0)
 		return NULL;
 	n = read(fd, head, sizeof head);
 	close(fd);
 	return n < 0 ? NULL : asset_kind_sniff(head, (size_t)n);
+}
+
+/* 1 when the object's bytes go to, or are in, a bucket. */
+static int
+in_bucket(const struct cb_config *cfg, const struct object *o)
+{
+	return o->storage_id != NULL || blob_on_s3(cfg);
 }
 
 /* ---- creating -------------------------------------------------------- */
@@ -207,37 +222,46 @@ asset_create(struct db *db, const struct cb_config *cfg, struct arena *a,
 	out->upload_id = hex;
 	out->upload_expires_at = now + (out->part_count > 0 ?
 	    ASSET_MULTIPART_TTL_MS : UPLOAD_URL_TTL_MS);
-	if (blob_on_s3(cfg)) {
+	/* A tenant with a default storage connection keeps new uploads
+	 * there; otherwise the server's store. */
+	{
+		char *sid = arena_alloc(a, 37);
+		int d = place_default(db, tenant_id, sid);
+		if (d < 0) {
+			*code = "internal_error";
+			*why = "could not read the storage connections";
+			return 500;
+		}
+		out->storage_id = d ? sid : NULL;
+	}
+	if (in_bucket(cfg, out)) {
 		/* The bytes go straight to the bucket, under a key chosen now.
 		 * A multipart upload is the bucket's own: its id is S3's. */
-		char *key = object_new_blob_key(a, out->id);
+		struct s3_result res;
+		struct place pl;
 		int rc;
 
-		out->blob_key = key;
+		out->blob_key = object_new_blob_key(a, out->id);
+		memset(&res, 0, sizeof res);
+		if (place_of(db, cfg, a, tenant_id, out->storage_id, out->blob_key, &pl) != 0) {
+			*code = "storage_unavailable";
+			*why = "the storage connection cannot be used";
+			return 502;
+		}
 		if (out->part_count > 0) {
-			struct s3_target t;
-			struct s3_result res;
-			char k[1024];
-
-			memset(&res, 0, sizeof res);
-			blob_s3_target(cfg, &t);
-			if (blob_s3_key(cfg, key, k, sizeof k) != 0 ||
-			    s3_mpu_create(&t, k, out->content_type, &res) != 0) {
-				log_warn("asset: create upload in S3: %s", res.message);
+			if (s3_mpu_create(&pl.t, pl.name, out->content_type, &res) != 0) {
+				log_warn("asset: create upload in %s: %s", pl.t.bucket, res.message);
+				place_done(&pl);
 				*code = "storage_unavailable";
-				*why = "the object store did not start the upload; try again";
+				*why = arena_printf(a, "the object store did not start the upload: %s",
+				    res.message);
 				return res.status >= 400 && res.status < 500 ? 502 : 503;
 			}
 			out->upload_id = arena_strdup(a, res.upload_id);
 		}
-		if ((rc = object_insert_pending(db, out, code, why)) != 0 && out->part_count > 0) {
-			struct s3_target t;
-			struct s3_result res;
-			char k[1024];
-			blob_s3_target(cfg, &t);
-			if (blob_s3_key(cfg, key, k, sizeof k) == 0)
-				s3_mpu_abort(&t, k, out->upload_id, &res);
-		}
+		if ((rc = object_insert_pending(db, out, code, why)) != 0 && out->part_count > 0)
+			s3_mpu_abort(&pl.t, pl.name, out->upload_id, &res);
+		place_done(&pl);
 		return rc;
 	}
 	return object_insert_pending(db, out, code, why);
@@ -481,11 +505,11 @@ enqueue_process(struct db *db, const char *tenant_id, const char *id)
 /* After completion: the kind the bytes say, and processing queued. */
 static int
 settle(struct db *db, const struct cb_config *cfg, const char *tenant_id,
-    const char *id, const char *blob_key)
+    const char *id, const char *storage_id, const char *blob_key)
 {
 	static const char set_kind[] =
 	    "UPDATE objects SET kind = ?3, upload_id = NULL WHERE id = ?1 AND tenant_id = ?2";
-	const char *kind = sniff_blob(cfg, blob_key);
+	const char *kind = sniff_blob(db, cfg, tenant_id, storage_id, blob_key);
 	sqlite3_stmt *st;
 	int rc;
 
@@ -592,15 +616,16 @@ s3_complete_single(struct db *db, const struct cb_config *cfg, struct arena *a,
     const char *tenant_id, const char *id, struct object *out,
     const char **code, const char **why)
 {
-	struct s3_target t;
 	struct s3_result res;
-	char k[1024];
+	struct place pl;
 	int rc;
 
-	blob_s3_target(cfg, &t);
-	if (out->blob_key == NULL || blob_s3_key(cfg, out->blob_key, k, sizeof k) != 0)
-		FAIL(500, "internal_error", "the asset has no object key");
-	if (s3_head(&t, k, &res) != 0) {
+	if (out->blob_key == NULL ||
+	    place_of(db, cfg, a, tenant_id, out->storage_id, out->blob_key, &pl) != 0)
+		FAIL(502, "storage_unavailable", "the asset's store cannot be used");
+	rc = s3_head(&pl.t, pl.name, &res);
+	place_done(&pl);
+	if (rc != 0) {
 		if (res.status == 404)
 			FAIL(409, "upload_incomplete", "the upload's PUT has not arrived yet");
 		return s3_fail(&res, a, code, why);
@@ -652,6 +677,9 @@ unquote(struct arena *a, const char *e)
 	return e;
 }
 
+static int s3_complete_parts(struct place *pl, struct arena *a, struct object *out,
+    const struct part_ref *parts, size_t nparts, const char **code, const char **why);
+
 /* Every part is in the bucket's upload with its size (the bucket's own
  * ListParts; the client's etags, when it lists them, must match), then
  * the bucket completes it. */
@@ -660,16 +688,33 @@ s3_complete_multipart(struct db *db, const struct cb_config *cfg, struct arena *
     const char *tenant_id, const char *id, const struct part_ref *parts,
     size_t nparts, struct object *out, const char **code, const char **why)
 {
-	struct s3_target t;
+	struct place pl;
+	int rc;
+
+	if (out->blob_key == NULL ||
+	    place_of(db, cfg, a, tenant_id, out->storage_id, out->blob_key, &pl) != 0)
+		FAIL(502, "storage_unavailable", "the asset's store cannot be used");
+	rc = s3_complete_parts(&pl, a, out, parts, nparts, code, why);
+	place_done(&pl);
+	if (rc != 0)
+		return rc;
+	rc = object_upload_finish(db, tenant_id, id, out->size_bytes, NULL, out->blob_key);
+	if (rc == 409)
+		FAIL(409, "upload_already_completed", "this upload is completed");
+	return rc ? (*code = "internal_error", *why = "could not record the upload", 500) : 0;
+}
+
+/* ListParts, the checks, CompleteMultipartUpload: 0, or a status. */
+static int
+s3_complete_parts(struct place *pl, struct arena *a, struct object *out,
+    const struct part_ref *parts, size_t nparts, const char **code, const char **why)
+{
+	struct s3_target t = pl->t;
+	const char *k = pl->name;
 	struct s3_result res;
 	struct part_list l;
 	struct s3_part *sp;
-	char k[1024];
-	int rc;
 
-	blob_s3_target(cfg, &t);
-	if (out->blob_key == NULL || blob_s3_key(cfg, out->blob_key, k, sizeof k) != 0)
-		FAIL(500, "internal_error", "the asset has no object key");
 	l.cap = (size_t)out->part_count + 1;
 	l.n = 0;
 	l.p = arena_zalloc(a, l.cap * sizeof *l.p);
@@ -721,10 +766,7 @@ s3_complete_multipart(struct db *db, const struct cb_config *cfg, struct arena *
 		}
 		return s3_fail(&res, a, code, why);
 	}
-	rc = object_upload_finish(db, tenant_id, id, out->size_bytes, NULL, out->blob_key);
-	if (rc == 409)
-		FAIL(409, "upload_already_completed", "this upload is completed");
-	return rc ? (*code = "internal_error", *why = "could not record the upload", 500) : 0;
+	return 0;
 }
 
 int
@@ -746,16 +788,16 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 			FAIL(400, "validation_error", "this asset is a single PUT upload: no upload_id");
 		if (strcmp(out->state, "failed") == 0)
 			FAIL(409, "upload_failed", "the upload expired before its bytes arrived");
-		if (strcmp(out->state, "pending") == 0 && blob_on_s3(cfg) &&
+		if (strcmp(out->state, "pending") == 0 && in_bucket(cfg, out) &&
 		    (rc = s3_complete_single(db, cfg, a, tenant_id, id, out, code, why)) != 0)
 			return rc;
-		if (blob_on_s3(cfg) && (rc = object_load(db, a, tenant_id, id, 0, out)) != 0)
+		if (in_bucket(cfg, out) && (rc = object_load(db, a, tenant_id, id, 0, out)) != 0)
 			FAIL(500, "internal_error", "could not finish the upload");
 		if (strcmp(out->state, "pending") == 0)
 			FAIL(409, "upload_incomplete", "the upload's PUT has not arrived yet");
 		if (out->upload_id == NULL)
 			return 0;   /* completed already: nothing more to do */
-		rc = settle(db, cfg, tenant_id, id, out->blob_key);
+		rc = settle(db, cfg, tenant_id, id, out->storage_id, out->blob_key);
 		if (rc == 0)
 			rc = object_load(db, a, tenant_id, id, 0, out);
 		return rc ? (*code = "internal_error", *why = "could not finish the upload", 500) : 0;
@@ -767,11 +809,11 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 	if (strcmp(out->state, "pending") != 0 || out->upload_id == NULL ||
 	    strcmp(out->upload_id, upload_id) != 0)
 		FAIL(409, "upload_not_in_progress", "this multipart upload is completed or aborted");
-	if (blob_on_s3(cfg)) {
+	if (in_bucket(cfg, out)) {
 		if ((rc = s3_complete_multipart(db, cfg, a, tenant_id, id, parts, nparts, out,
 		    code, why)) != 0)
 			return rc;
-		rc = settle(db, cfg, tenant_id, id, out->blob_key);
+		rc = settle(db, cfg, tenant_id, id, out->storage_id, out->blob_key);
 		if (rc == 0)
 			rc = object_load(db, a, tenant_id, id, 0, out);
 		return rc ? (*code = "internal_error", *why = "could not finish the upload", 500) : 0;
@@ -825,7 +867,7 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 	/* The object is complete: its part rows are no longer needed. */
 	if (db_begin(db) != 0 || drop_parts_rows(db, id) != 0 || db_commit(db) != 0)
 		db_rollback(db);
-	rc = settle(db, cfg, tenant_id, id, key);
+	rc = settle(db, cfg, tenant_id, id, NULL, key);
 	if (rc == 0)
 		rc = object_load(db, a, tenant_id, id, 0, out);
 	return rc ? (*code = "internal_error", *why = "could not finish the upload", 500) : 0;
@@ -834,21 +876,25 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 /* The bytes of an unfinished multipart upload: its upload file, or the
  * bucket's multipart upload. */
 static void
-drop_upload(const struct cb_config *cfg, const struct object *o)
+drop_upload(struct db *db, const struct cb_config *cfg, const struct object *o)
 {
 	char ukey[80];
 
-	if (blob_on_s3(cfg)) {
-		struct s3_target t;
+	if (in_bucket(cfg, o)) {
 		struct s3_result res;
-		char k[1024];
+		struct place pl;
+		struct arena a;
 
-		if (o->upload_id == NULL || o->blob_key == NULL ||
-		    blob_s3_key(cfg, o->blob_key, k, sizeof k) != 0)
+		if (o->upload_id == NULL || o->blob_key == NULL)
 			return;
-		blob_s3_target(cfg, &t);
-		if (s3_mpu_abort(&t, k, o->upload_id, &res) != 0 && res.status != 404)
-			log_warn("asset: abort upload of %s in S3: %s", o->id, res.message);
+		arena_init(&a, 1024);
+		if (place_of(db, cfg, &a, o->tenant_id, o->storage_id, o->blob_key, &pl) == 0) {
+			if (s3_mpu_abort(&pl.t, pl.name, o->upload_id, &res) != 0 && res.status != 404)
+				log_warn("asset: abort upload of %s in %s: %s", o->id, pl.t.bucket,
+				    res.message);
+			place_done(&pl);
+		}
+		arena_free(&a);
 		return;
 	}
 	asset_upload_key(o, ukey);
@@ -865,7 +911,7 @@ remove_parts(struct db *db, const struct cb_config *cfg, const struct object *o)
 		db_rollback(db);
 		return 500;
 	}
-	drop_upload(cfg, o);
+	drop_upload(db, cfg, o);
 	return 0;
 }
 
@@ -1027,9 +1073,9 @@ done:
 		const char *keys[] = { o.blob_key, o.thumb_key, o.preview_key };
 		for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 			if (keys[i] != NULL && *keys[i])
-				blob_remove(cfg, keys[i]);
+				place_remove(db, cfg, tenant_id, o.storage_id, keys[i]);
 		if (*ukey)
-			drop_upload(cfg, &o);
+			drop_upload(db, cfg, &o);
 	}
 	arena_free(&a);
 	return rc;
@@ -1133,7 +1179,7 @@ asset_list(struct db *db, struct arena *a, const char *tenant_id,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct object o;
 		object_row(a, st, &o);
-		o.seq = sqlite3_column_int64(st, 26);
+		o.seq = sqlite3_column_int64(st, OBJ_NCOLS);
 		if (fn(arg, &o) != 0)
 			break;
 	}
@@ -1180,7 +1226,7 @@ int
 asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
 {
 	static const char pick[] =
-	    "SELECT j.id, o.id, o.tenant_id, o.blob_key, o.sha256 IS NULL FROM jobs j"
+	    "SELECT j.id, o.id, o.tenant_id, o.blob_key, o.sha256 IS NULL, o.storage_id FROM jobs j"
 	    " LEFT JOIN objects o ON o.id = json_extract(j.payload, '$.objectId')"
 	    "  AND o.tenant_id = json_extract(j.payload, '$.tenantId')"
 	    "  AND o.deleted_at IS NULL AND o.state = 'completed'"
@@ -1195,7 +1241,7 @@ asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
 
 	while (ran < limit) {
 		sqlite3_stmt *st = db_prep(db, pick);
-		char oid[37] = "", tid[37] = "", key[80] = "";
+		char oid[37] = "", tid[37] = "", key[80] = "", sid[37] = "";
 		const char *kind = NULL;
 		unsigned char sha[32];
 		int64_t jid;
@@ -1216,6 +1262,8 @@ asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
 			if (sqlite3_column_type(st, 3) != SQLITE_NULL)
 				strlcpy_cb(key, (const char *)sqlite3_column_text(st, 3), sizeof key);
 			need_sha = sqlite3_column_int(st, 4);
+			if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+				strlcpy_cb(sid, (const char *)sqlite3_column_text(st, 5), sizeof sid);
 		}
 		sqlite3_reset(st);
 		/* Another pool's jobs worker may have picked it meanwhile. */
@@ -1228,11 +1276,12 @@ asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
 		 * and the SHA-256 of a multipart upload. (Thumbnails and
 		 * previews join here.) */
 		if (*key) {
-			kind = sniff_blob(cfg, key);
-			/* (Blobs in S3 are not read back to hash them.) */
-			if (need_sha && !blob_on_s3(cfg) && blob_hash(cfg, key, sha) == 0)
+			int bucket = *sid || blob_on_s3(cfg);
+			kind = sniff_blob(db, cfg, tid, *sid ? sid : NULL, key);
+			/* (Blobs in a bucket are not read back to hash them.) */
+			if (need_sha && !bucket && blob_hash(cfg, key, sha) == 0)
 				have_sha = 1;
-			else if (need_sha && !blob_on_s3(cfg))
+			else if (need_sha && !bucket)
 				log_warn("asset: hashing %s: %s", key, strerror(errno));
 		}
 		if (db_begin(db) != 0)

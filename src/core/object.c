@@ -17,6 +17,7 @@
 #include "cubby/db.h"
 #include "cubby/log.h"
 #include "cubby/object.h"
+#include "cubby/place.h"
 #include "cubby/s3.h"
 #include "cubby/tenant.h"
 #include "cubby/util.h"
@@ -235,6 +236,7 @@ object_row(struct arena *a, sqlite3_stmt *st, struct object *o)
 	o->part_count = sqlite3_column_int64(st, 23);
 	o->thumb_key = text_or_null(a, st, 24);
 	o->preview_key = text_or_null(a, st, 25);
+	o->storage_id = text_or_null(a, st, 26);
 }
 
 int
@@ -318,9 +320,9 @@ object_insert_pending(struct db *db, const struct object *o, const char **code,
 	    "INSERT INTO objects (id, tenant_id, workspace_id, name, content_type,"
 	    " size_bytes, reserved_bytes, context, tags, metadata, state, webhook_url,"
 	    " created_at, updated_at, upload_expires_at, kind, labels, upload_id,"
-	    " part_size, part_count, blob_key)"
+	    " part_size, part_count, blob_key, storage_id)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12, ?12,"
-	    " ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+	    " ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)";
 	const char *texts[] = {
 		o->id, o->tenant_id, o->workspace_id, o->name, o->content_type, NULL,
 		NULL, o->context, o->tags, o->metadata, o->webhook_url, NULL, NULL,
@@ -355,6 +357,8 @@ object_insert_pending(struct db *db, const struct object *o, const char **code,
 	/* Known up front only when the bytes go straight to S3. */
 	if (o->blob_key != NULL)
 		sqlite3_bind_text(st, 19, o->blob_key, -1, SQLITE_STATIC);
+	if (o->storage_id != NULL)
+		sqlite3_bind_text(st, 20, o->storage_id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE || db_commit(db) != 0)
@@ -412,8 +416,10 @@ object_upload_request(struct db *db, struct arena *a, const char *tenant_id,
 	out->created_at = out->updated_at = now;
 	out->upload_expires_at = now + UPLOAD_URL_TTL_MS;
 	out->kind = strcmp(u->file_type, "application/pdf") == 0 ? "file" : "image";
-	if (u->direct)
+	if (u->direct) {
 		out->blob_key = object_new_blob_key(a, out->id);
+		out->storage_id = u->storage_id;
+	}
 	return object_insert_pending(db, out, code, why);
 }
 
@@ -766,12 +772,11 @@ int
 object_direct_check(struct db *db, const struct cb_config *cfg,
     const char *tenant_id, const char *id, int *done)
 {
-	struct s3_target t;
 	struct s3_result res;
+	struct place pl;
 	struct arena a;
 	struct object o;
-	char k[1024];
-	int rc;
+	int rc, hrc;
 
 	*done = 0;
 	arena_init(&a, 2048);
@@ -782,12 +787,17 @@ object_direct_check(struct db *db, const struct cb_config *cfg,
 		goto out;
 	}
 	if (strcmp(o.state, "pending") != 0 || o.part_count > 0 || o.blob_key == NULL ||
-	    !blob_on_s3(cfg) || blob_s3_key(cfg, o.blob_key, k, sizeof k) != 0)
+	    (o.storage_id == NULL && !blob_on_s3(cfg)))
 		goto out;
-	blob_s3_target(cfg, &t);
-	if (s3_head(&t, k, &res) != 0) {
+	if (place_of(db, cfg, &a, tenant_id, o.storage_id, o.blob_key, &pl) != 0) {
+		rc = 502;
+		goto out;
+	}
+	hrc = s3_head(&pl.t, pl.name, &res);
+	place_done(&pl);
+	if (hrc != 0) {
 		if (res.status != 404) {
-			log_warn("object: HEAD %s in S3: %s", o.id, res.message);
+			log_warn("object: HEAD %s in %s: %s", o.id, pl.t.bucket, res.message);
 			rc = res.status == 0 || res.status >= 500 ? 503 : 502;
 		}
 		goto out;
@@ -820,8 +830,8 @@ object_direct_poll(struct db *db, const struct cb_config *cfg, int limit)
 	sqlite3_stmt *st;
 	int n = 0, done = 0, rc, d;
 
-	if (!blob_on_s3(cfg) || (st = db_prep(db, pick)) == NULL)
-		return blob_on_s3(cfg) ? -1 : 0;
+	if ((st = db_prep(db, pick)) == NULL)
+		return -1;
 	ids = xcalloc((size_t)limit, sizeof *ids);
 	sqlite3_bind_int64(st, 1, now_unix_ms());
 	sqlite3_bind_int(st, 2, limit);
@@ -842,26 +852,29 @@ int
 object_direct_sweep(struct db *db, const struct cb_config *cfg, int limit)
 {
 	static const char pick[] =
-	    "SELECT id, blob_key FROM objects WHERE state = 'failed' AND blob_key IS NOT NULL"
-	    " LIMIT ?1";
+	    "SELECT id, blob_key, tenant_id, storage_id FROM objects"
+	    " WHERE state = 'failed' AND blob_key IS NOT NULL LIMIT ?1";
 	static const char done[] =
 	    "UPDATE objects SET blob_key = NULL WHERE id = ?1 AND state = 'failed' AND blob_key = ?2";
-	char (*v)[2][80];
+	char (*v)[4][80];
 	sqlite3_stmt *st;
 	int n = 0, rc;
 
-	if (!blob_on_s3(cfg) || (st = db_prep(db, pick)) == NULL)
-		return blob_on_s3(cfg) ? -1 : 0;
+	if ((st = db_prep(db, pick)) == NULL)
+		return -1;
 	v = xcalloc((size_t)limit, sizeof *v);
 	sqlite3_bind_int(st, 1, limit);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
-		strlcpy_cb(v[n][0], (const char *)sqlite3_column_text(st, 0), 80);
-		strlcpy_cb(v[n][1], (const char *)sqlite3_column_text(st, 1), 80);
+		for (int c = 0; c < 4; c++)
+			strlcpy_cb(v[n][c], sqlite3_column_type(st, c) == SQLITE_NULL ? "" :
+			    (const char *)sqlite3_column_text(st, c), 80);
 		n++;
 	}
 	sqlite3_reset(st);
 	for (int i = 0; i < n; i++) {
-		if (blob_remove(cfg, v[i][1]) != 0 || (st = db_prep(db, done)) == NULL)
+		/* (In data_dir, a failed upload's blob key names nothing yet.) */
+		if (place_remove(db, cfg, v[i][2], *v[i][3] ? v[i][3] : NULL, v[i][1]) != 0 ||
+		    (st = db_prep(db, done)) == NULL)
 			continue;       /* the store is away: next sweep */
 		sqlite3_bind_text(st, 1, v[i][0], -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, v[i][1], -1, SQLITE_STATIC);

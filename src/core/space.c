@@ -374,7 +374,7 @@ space_publications(struct db *db, struct arena *a, const char *tenant_id,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct object o;
 		object_row(a, st, &o);
-		if (fn(arg, &o, sqlite3_column_int64(st, 26)) != 0)
+		if (fn(arg, &o, sqlite3_column_int64(st, OBJ_NCOLS)) != 0)
 			break;
 	}
 	sqlite3_reset(st);

@@ -230,11 +230,25 @@ storage_delete(struct db *db, const char *tenant_id, const char *id)
 {
 	static const char sql[] =
 	    "DELETE FROM storage_connections WHERE id = ?1 AND tenant_id = ?2";
+	static const char used[] =
+	    "SELECT 1 FROM objects WHERE storage_id = ?1 AND tenant_id = ?2"
+	    " AND blob_key IS NOT NULL AND deleted_at IS NULL LIMIT 1";
 	sqlite3_stmt *st;
 	int rc;
 
 	if (!uuid_valid(id))
 		return 404;
+	/* Live assets (and uploads in flight) keep their bytes there. */
+	if ((st = db_prep(db, used)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tenant_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 409;
+	if (rc != SQLITE_DONE)
+		return 500;
 	if ((st = db_prep(db, sql)) == NULL)
 		return 500;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -263,4 +277,26 @@ storage_wipe(struct storage_conn *c)
 {
 	explicit_bzero(c->access_key, sizeof c->access_key);
 	explicit_bzero(c->secret_key, sizeof c->secret_key);
+}
+
+int
+storage_usage(struct db *db, const char *tenant_id, int64_t *assets, int64_t *bytes)
+{
+	static const char sql[] =
+	    "SELECT count(*), coalesce(sum(size_bytes), 0) FROM objects"
+	    " WHERE tenant_id = ?1 AND storage_id IS NOT NULL AND state = 'completed'"
+	    " AND deleted_at IS NULL";
+	sqlite3_stmt *st = db_prep(db, sql);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*assets = sqlite3_column_int64(st, 0);
+		*bytes = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : -1;
 }

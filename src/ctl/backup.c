@@ -22,10 +22,12 @@
 #include <json-c/json.h>
 #include <sqlite3.h>
 
+#include "cubby/arena.h"
 #include "cubby/blob.h"
 #include "cubby/config.h"
 #include "cubby/crypto.h"
 #include "cubby/db.h"
+#include "cubby/place.h"
 #include "cubby/s3.h"
 #include "cubby/util.h"
 #include "cubby/xmalloc.h"
@@ -135,30 +137,41 @@ snapshot(struct db *db, const char *to)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
-/* The size of a blob in the bucket (blob_backend = s3), or -1 (said). */
+/* The size of a blob in its bucket (the server's or a tenant's), or -1
+ * (said); its name there into name. */
 static long long
-s3_size(const struct cb_config *cfg, const char *key, char *name, size_t len)
+s3_size(struct db *db, const struct cb_config *cfg, const char *tenant_id,
+    const char *storage_id, const char *key, char *name, size_t len)
 {
-	struct s3_target t;
 	struct s3_result res;
+	struct place pl;
+	struct arena a;
+	long long size = -1;
 
-	blob_s3_target(cfg, &t);
-	if (blob_s3_key(cfg, key, name, len) != 0 || s3_head(&t, name, &res) != 0) {
-		if (res.status != 404)
+	arena_init(&a, 1024);
+	snprintf(name, len, "%s", key);
+	if (place_of(db, cfg, &a, tenant_id, storage_id, key, &pl) == 0) {
+		snprintf(name, len, "%s/%s", pl.t.bucket, pl.name);
+		if (s3_head(&pl.t, pl.name, &res) == 0)
+			size = res.length;
+		else if (res.status != 404)
 			fprintf(stderr, "cubbyctl: %s: %s\n", name, res.message);
-		return -1;
+		place_done(&pl);
 	}
-	return res.length;
+	arena_free(&a);
+	return size;
 }
 
 int
 ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int with_blobs)
 {
 	static const char keys_sql[] =
-	    "SELECT blob_key, sha256 FROM objects WHERE blob_key IS NOT NULL"
-	    " AND state = 'completed'"
-	    " UNION ALL SELECT thumb_key, NULL FROM objects WHERE thumb_key IS NOT NULL"
-	    " UNION ALL SELECT preview_key, NULL FROM objects WHERE preview_key IS NOT NULL";
+	    "SELECT blob_key, sha256, tenant_id, storage_id FROM objects"
+	    " WHERE blob_key IS NOT NULL AND state = 'completed'"
+	    " UNION ALL SELECT thumb_key, NULL, tenant_id, storage_id FROM objects"
+	    " WHERE thumb_key IS NOT NULL"
+	    " UNION ALL SELECT preview_key, NULL, tenant_id, storage_id FROM objects"
+	    " WHERE preview_key IS NOT NULL";
 	char dbcopy[4200], path[4200], rel[200], hex[65], dbhex[65];
 	json_object *man, *arr;
 	sqlite3 *snap = NULL;
@@ -201,7 +214,7 @@ ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int with
 	man = json_object_new_object();
 	arr = json_object_new_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *key = (const char *)sqlite3_column_text(st, 0);
+		const char *key = (const char *)sqlite3_column_text(st, 0), *sid;
 		char known[65] = "";
 		json_object *b = json_object_new_object();
 
@@ -210,14 +223,15 @@ ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int with
 			hex_encode(known, sqlite3_column_blob(st, 1), 32);
 
 		blob_rel(rel, sizeof rel, key);
-		if (blob_on_s3(cfg)) {
+		sid = (const char *)sqlite3_column_text(st, 3);
+		if (sid != NULL || blob_on_s3(cfg)) {
 			/* The bucket's HEAD: present, and its size. The SHA-256 is
 			 * the row's, when known (not read back from the store). */
-			size = s3_size(cfg, key, path, sizeof path);
+			size = s3_size(db, cfg, (const char *)sqlite3_column_text(st, 2), sid, key,
+			    path, sizeof path);
 			snprintf(hex, sizeof hex, "%s", known);
 			if (size < 0) {
-				fprintf(stderr, "cubbyctl: warning: %s is missing from bucket %s\n",
-				    path, cfg->s3_bucket);
+				fprintf(stderr, "cubbyctl: warning: %s is missing from its bucket\n", path);
 				missing++;
 			}
 		} else if (join(path, sizeof path, cfg->data_dir, rel) != 0 || sha256_file(path, hex, &size) != 0) {
@@ -234,6 +248,8 @@ ctl_backup(const struct cb_config *cfg, struct db *db, const char *dir, int with
 		json_object_object_add(b, "key", json_object_new_string(key));
 		json_object_object_add(b, "size", json_object_new_int64(size));
 		json_object_object_add(b, "sha256", hex[0] ? json_object_new_string(hex) : NULL);
+		if (sid != NULL)        /* in a tenant's own bucket */
+			json_object_object_add(b, "storage_id", json_object_new_string(sid));
 		json_object_array_add(arr, b);
 		if (with_blobs && size >= 0) {
 			char to[4200];
@@ -306,7 +322,7 @@ ctl_restore(const struct cb_config *cfg, const char *dir, int force)
 {
 	char path[4200], from[4200], rel[200], hex[65];
 	json_object *man = NULL, *blobs, *v;
-	long long size, ok = 0, bad = 0;
+	long long size, ok = 0, bad = 0, elsewhere = 0;
 	struct stat st;
 	size_t n;
 	int rc = 1, have_blobs;
@@ -359,13 +375,19 @@ ctl_restore(const struct cb_config *cfg, const char *dir, int force)
 
 		if (!json_object_object_get_ex(b, "key", &k) || !json_object_object_get_ex(b, "sha256", &h))
 			continue;
+		if (json_object_object_get_ex(b, "storage_id", &v)) {
+			elsewhere++;    /* a tenant's own bucket: check looks there */
+			continue;
+		}
 		key = json_object_get_string(k);
 		want = json_object_get_string(h);
 		if (strlen(key) < 4 || strspn(key, "0123456789abcdef-") != strlen(key))
 			continue;   /* not a key Cubby makes: never a path */
 		blob_rel(rel, sizeof rel, key);
 		if (blob_on_s3(cfg)) {
-			if (s3_size(cfg, key, path, sizeof path) < 0) {
+			/* (A tenant's own buckets are not looked at here: restore
+			 * has no database open yet to find their credentials.) */
+			if (s3_size(NULL, cfg, NULL, NULL, key, path, sizeof path) < 0) {
 				printf("missing from bucket %s: %s\n", cfg->s3_bucket, path);
 				bad++;
 			} else {
@@ -391,7 +413,10 @@ ctl_restore(const struct cb_config *cfg, const char *dir, int force)
 		}
 	}
 	printf("restored the database and master key into %s; %lld of %zu blobs present and "
-	    "intact\n", cfg->data_dir, ok, n);
+	    "intact\n", cfg->data_dir, ok, n - (size_t)elsewhere);
+	if (elsewhere > 0)
+		printf("%lld more in tenants' own buckets: cubbyctl check looks at them\n",
+		    elsewhere);
 	if (bad > 0)
 		printf("%lld blob%s missing or damaged: copy them from the backup's blob copy, "
 		    "then run cubbyctl check\n", bad, bad == 1 ? "" : "s");

@@ -18,6 +18,7 @@
 #include "cubby/crypto.h"
 #include "cubby/db.h"
 #include "cubby/log.h"
+#include "cubby/place.h"
 #include "cubby/tenant.h"
 #include "cubby/webhook.h"
 #include "cubby/util.h"
@@ -147,6 +148,14 @@ open_ready(const struct cb_config *cfg, struct db **db)
 	if (db_open_current(cfg, db, err, sizeof err) != 0) {
 		fprintf(stderr, "cubbyctl: %s\n", err);
 		return -1;
+	}
+	/* Objects in tenants' own buckets are looked at with their
+	 * connections' credentials, opened with the master key. */
+	{
+		unsigned char master[CB_KEYLEN];
+		if (masterkey_load(cfg->master_key_file, master, err, sizeof err) == 0)
+			place_keyring(master);
+		explicit_bzero(master, sizeof master);
 	}
 	return 0;
 }

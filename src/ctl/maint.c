@@ -17,10 +17,12 @@
 
 #include <sqlite3.h>
 
+#include "cubby/arena.h"
 #include "cubby/blob.h"
 #include "cubby/config.h"
 #include "cubby/crypto.h"
 #include "cubby/db.h"
+#include "cubby/place.h"
 #include "cubby/s3.h"
 #include "cubby/util.h"
 #include "cubby/xmalloc.h"
@@ -293,7 +295,7 @@ int
 ctl_check(const struct cb_config *cfg, struct db *db)
 {
 	static const char live_sql[] =
-	    "SELECT id, tenant_id, blob_key, size_bytes FROM objects"
+	    "SELECT id, tenant_id, blob_key, size_bytes, storage_id FROM objects"
 	    " WHERE state = 'completed' AND deleted_at IS NULL";
 	struct keyset blobs = { 0 }, uploads = { 0 };
 	struct check c = { 0 };
@@ -319,6 +321,7 @@ ctl_check(const struct cb_config *cfg, struct db *db)
 		const char *tid = (const char *)sqlite3_column_text(st, 1);
 		const char *key = (const char *)sqlite3_column_text(st, 2);
 		long long size = sqlite3_column_int64(st, 3);
+		const char *sid;
 		char path[4096];
 		struct stat sb;
 
@@ -327,22 +330,30 @@ ctl_check(const struct cb_config *cfg, struct db *db)
 			problem(&c, "object %s (tenant %s): completed, but names no blob", id, tid);
 			continue;
 		}
-		if (blob_on_s3(cfg)) {
-			struct s3_target t;
+		sid = (const char *)sqlite3_column_text(st, 4);
+		if (sid != NULL || blob_on_s3(cfg)) {
+			/* In a bucket: the server's, or the tenant's own. */
 			struct s3_result res;
+			struct place pl;
+			struct arena a;
 
-			blob_s3_target(cfg, &t);
-			if (blob_s3_key(cfg, key, path, sizeof path) != 0 || s3_head(&t, path, &res) != 0) {
+			arena_init(&a, 1024);
+			if (place_of(db, cfg, &a, tid, sid, key, &pl) != 0) {
+				problem(&c, "object %s (tenant %s): its storage connection %s "
+				    "cannot be used", id, tid, sid ? sid : "");
+			} else if (s3_head(&pl.t, pl.name, &res) != 0) {
 				if (res.status == 404)
 					problem(&c, "object %s (tenant %s): %s is missing from bucket %s",
-					    id, tid, path, cfg->s3_bucket);
+					    id, tid, pl.name, pl.t.bucket);
 				else
 					problem(&c, "object %s (tenant %s): %s cannot be checked: %s",
-					    id, tid, path, res.message);
+					    id, tid, pl.name, res.message);
 			} else if (res.length != size) {
 				problem(&c, "object %s (tenant %s): %s has %lld bytes in the bucket, "
-				    "the row says %lld", id, tid, path, (long long)res.length, size);
+				    "the row says %lld", id, tid, pl.name, (long long)res.length, size);
 			}
+			place_done(&pl);
+			arena_free(&a);
 			continue;
 		}
 		snprintf(path, sizeof path, "%s/blobs/%.2s/%.2s/%s", cfg->data_dir, key, key + 2, key);

@@ -18,6 +18,7 @@
 #include "cubby/db.h"
 #include "cubby/kv.h"
 #include "cubby/object.h"
+#include "cubby/place.h"
 #include "cubby/webhook.h"
 
 #include <curl/curl.h>
@@ -49,9 +50,10 @@ jobs_main(const struct cb_config *cfg, int slot)
 	memset(&ctx, 0, sizeof ctx);
 	ctx.cfg = cfg;
 	ctx.slot = slot;
-	if (masterkey_load(cfg->master_key_file, ctx.master, err, sizeof err) == 0)
+	if (masterkey_load(cfg->master_key_file, ctx.master, err, sizeof err) == 0) {
 		ctx.have_master = 1;
-	else
+		place_keyring(ctx.master);
+	} else
 		log_err("jobs: %s", err);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	for (;;) {

@@ -22,6 +22,7 @@
 #include "cubby/db.h"
 #include "cubby/log.h"
 #include "cubby/metrics.h"
+#include "cubby/place.h"
 #include "cubby/pool.h"
 #include "cubby/server.h"
 
@@ -61,9 +62,10 @@ ctx_setup(struct cb_ctx *ctx, const struct cb_config *cfg, int slot)
 	memset(ctx, 0, sizeof *ctx);
 	ctx->cfg = cfg;
 	ctx->slot = slot;
-	if (masterkey_load(cfg->master_key_file, ctx->master, err, sizeof err) == 0)
+	if (masterkey_load(cfg->master_key_file, ctx->master, err, sizeof err) == 0) {
 		ctx->have_master = 1;
-	else
+		place_keyring(ctx->master);
+	} else
 		log_err("%s", err);
 	ctx_db(ctx);
 }

@@ -234,6 +234,14 @@ const char *const db_migrations[] = {
 	"CREATE INDEX storage_connections_tenant ON storage_connections(tenant_id, created_at, id);"
 	"CREATE UNIQUE INDEX storage_connections_default ON storage_connections(tenant_id)"
 	"  WHERE is_default = 1;",
+
+	/* 7: where an object's bytes are: a tenant's storage connection
+	 * (NULL: the server's own store); failed direct uploads whose bytes
+	 * may still be in a bucket, for the sweep. */
+	"ALTER TABLE objects ADD COLUMN storage_id TEXT;"
+	"CREATE INDEX objects_storage ON objects(storage_id) WHERE storage_id IS NOT NULL;"
+	"CREATE INDEX objects_failed_blobs ON objects(id)"
+	"  WHERE state = 'failed' AND blob_key IS NOT NULL;",
 };
 
 const int db_nmigrations = sizeof db_migrations / sizeof db_migrations[0];

@@ -225,7 +225,7 @@ test('cubbyctl in S3 mode: check finds an object missing from the bucket and a s
   assert.match(r.stderr, /blobs are in bucket cubby-blobs/);
   r = stack.ctl('backup', dir);
   assert.equal(r.status, 1, 'the missing object is reported');
-  assert.match(r.stderr, /is missing from bucket/);
+  assert.match(r.stderr, /is missing from its bucket/);
   const man = JSON.parse((await import('node:fs')).readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
   assert.equal(man.blob_store, `s3:${peer.endpoint}/${BUCKET}/cubby/`);
 });

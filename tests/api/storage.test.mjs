@@ -216,3 +216,70 @@ test('an unreachable store is a 502 after retries; the SSRF guard refuses intern
     assert.ok(y.json.error.probes.every((q) => q.code === 'Refused'));
   } finally { await guarded.stop(); }
 });
+
+test('a default connection takes the tenant\'s new uploads: straight to its bucket, counted as byok, kept until its assets go', (t) => eachFront(t, stack, async (f) => {
+  const k = await account(f.base);
+  const other = await account(f.base);
+  const b = bucketName();
+  assert.equal((await req(f.base, 'POST', '/v1/storage-connections/create-bucket', { key: k.admin, body: { ...creds(), bucket: b } })).status, 201);
+  const c = await req(f.base, 'POST', '/v1/storage-connections', { key: k.admin, body: { ...creds(), bucket: b, name: 'mine', prefix: 'app/', is_default: true } });
+  assert.equal(c.status, 201, c.text);
+  const conn = c.json.data.connection;
+  const put = (url, body, headers = {}) => fetch(url, { method: 'PUT', body, headers });
+  // an asset: single PUT
+  const small = crypto.randomBytes(3000);
+  let r = await req(f.base, 'POST', '/v1/assets', { key: k.write, body: { filename: 'a.bin', size_bytes: small.length } });
+  assert.equal(r.status, 201, r.text);
+  const a1 = r.json.data.asset.id;
+  assert.ok(r.json.data.upload.url.startsWith(`${peer.endpoint}/${b}/app/`), r.json.data.upload.url);
+  assert.equal((await put(r.json.data.upload.url, small, r.json.data.upload.headers)).status, 200);
+  assert.equal((await req(f.base, 'POST', `/v1/assets/${a1}/complete`, { key: k.write })).status, 200);
+  // an asset: multipart
+  const big = crypto.randomBytes(6 * 1024 * 1024);
+  r = await req(f.base, 'POST', '/v1/assets', { key: k.write, body: { filename: 'b.bin', size_bytes: big.length, multipart: true, part_size: 5 * 1024 * 1024 } });
+  const a2 = r.json.data.asset.id, up = r.json.data.upload.upload_id;
+  for (let i = 1; i <= 2; i++) {
+    const p = await req(f.base, 'POST', `/v1/assets/${a2}/parts`, { key: k.write, body: { upload_id: up, part_number: i } });
+    assert.ok(p.json.data.url.startsWith(`${peer.endpoint}/${b}/app/`));
+    assert.equal((await put(p.json.data.url, big.subarray((i - 1) * 5 * 1024 * 1024, Math.min(big.length, i * 5 * 1024 * 1024)))).status, 200);
+  }
+  r = await req(f.base, 'POST', `/v1/assets/${a2}/complete`, { key: k.write, body: { upload_id: up } });
+  assert.equal(r.status, 200, r.text);
+  // a file through the file API
+  const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), crypto.randomBytes(500)]);
+  r = await req(f.base, 'POST', '/api/v1/upload/request', { key: k.admin, body: { fileType: 'image/png', fileName: 'f.png' } });
+  assert.ok(r.json.presignedUrl.startsWith(`${peer.endpoint}/${b}/app/`), r.text);
+  assert.equal((await put(r.json.presignedUrl, png, { 'Content-Type': 'image/png' })).status, 200);
+  const fid = r.json.fileId;
+  // read back from the tenant's bucket, byte for byte
+  for (const [id, bytes] of [[a1, small], [a2, big]]) {
+    const u = await req(f.base, 'GET', `/v1/assets/${id}/url`, { key: k.read });
+    assert.ok(u.json.data.url.startsWith(`${peer.endpoint}/${b}/app/`));
+    assert.ok(Buffer.from(await (await fetch(u.json.data.url)).arrayBuffer()).equals(bytes));
+  }
+  assert.ok(Buffer.from(await (await fetch(`${f.base}/api/v1/files/${fid}/download`, { headers: { Authorization: `Bearer ${k.admin}` } })).arrayBuffer()).equals(png));
+  // usage: all of it is the tenant's own storage
+  const u = (await req(f.base, 'GET', '/v1/usage', { key: k.read })).json.data;
+  assert.deepEqual(u, { total_assets: 3, total_bytes: small.length + big.length + png.length,
+    managed_assets: 0, managed_bytes: 0, byok_assets: 3, byok_bytes: small.length + big.length + png.length });
+  // another tenant's uploads stay in the server's store
+  r = await req(f.base, 'POST', '/v1/assets', { key: other.write, body: { filename: 'o.bin', size_bytes: 10 } });
+  assert.ok(!r.json.data.upload.url.startsWith(peer.endpoint), r.json.data.upload.url);
+  // cubbyctl check looks for them in the tenant's bucket
+  let ck = stack.ctl('check');
+  assert.equal(ck.status, 0, ck.stdout + ck.stderr);
+  // the connection stays while assets live there
+  isErr(await req(f.base, 'DELETE', `/v1/storage-connections/${conn.id}`, { key: k.admin }), 409, 'conflict');
+  const listed = () => peer.curl('GET', `/${b}?list-type=2&prefix=app%2F`).body;
+  assert.equal((listed().match(/<Key>/g) || []).length, 3);
+  for (const id of [a1, a2]) assert.equal((await req(f.base, 'DELETE', `/v1/assets/${id}`, { key: k.write })).status, 200);
+  assert.equal((await req(f.base, 'DELETE', `/v1/assets/ast_${fid.replace(/-/g, '')}`, { key: k.write })).status, 200);
+  assert.equal((listed().match(/<Key>/g) || []).length, 0, 'deleted assets left bytes in the tenant\'s bucket');
+  r = await req(f.base, 'DELETE', `/v1/storage-connections/${conn.id}`, { key: k.admin });
+  assert.equal(r.status, 200, r.text);
+  // and new uploads go back to the server's store
+  r = await req(f.base, 'POST', '/v1/assets', { key: k.write, body: { filename: 'n.bin', size_bytes: 10 } });
+  assert.ok(!r.json.data.upload.url.startsWith(peer.endpoint));
+  ck = stack.ctl('check');
+  assert.equal(ck.status, 0, ck.stdout + ck.stderr);
+}));

@@ -1,0 +1,133 @@
+/* place.c - see place.h. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "cubby/arena.h"
+#include "cubby/blob.h"
+#include "cubby/buf.h"
+#include "cubby/config.h"
+#include "cubby/db.h"
+#include "cubby/log.h"
+#include "cubby/object.h"
+#include "cubby/place.h"
+
+static unsigned char keyring[CB_KEYLEN];
+static int have_keyring;
+
+void
+place_keyring(const unsigned char master[CB_KEYLEN])
+{
+	memcpy(keyring, master, CB_KEYLEN);
+	have_keyring = 1;
+}
+
+int
+place_of(struct db *db, const struct cb_config *cfg, struct arena *a,
+    const char *tenant_id, const char *storage_id, const char *blob_key,
+    struct place *p)
+{
+	memset(p, 0, sizeof *p);
+	if (storage_id == NULL) {
+		if (!blob_on_s3(cfg))
+			return 0;
+		p->in_s3 = 1;
+		blob_s3_target(cfg, &p->t);
+		return blob_key != NULL && blob_s3_key(cfg, blob_key, p->name, sizeof p->name) != 0 ?
+		    -1 : 0;
+	}
+	if (!have_keyring) {
+		log_err("place: no master key to open connection %s", storage_id);
+		return -1;
+	}
+	if (storage_get(db, a, keyring, tenant_id, storage_id, 1, &p->conn) != 0) {
+		log_err("place: storage connection %s of tenant %s cannot be used", storage_id,
+		    tenant_id);
+		return -1;
+	}
+	p->in_s3 = 1;
+	storage_target(&p->conn, cfg->s3_allow_private, &p->t);
+	if (blob_key != NULL && (size_t)snprintf(p->name, sizeof p->name, "%s%s",
+	    p->conn.prefix ? p->conn.prefix : "", blob_key) >= sizeof p->name) {
+		place_done(p);
+		return -1;
+	}
+	return 0;
+}
+
+void
+place_done(struct place *p)
+{
+	storage_wipe(&p->conn);
+}
+
+int
+place_default(struct db *db, const char *tenant_id, char out[37])
+{
+	static const char sql[] =
+	    "SELECT id FROM storage_connections WHERE tenant_id = ?1 AND is_default = 1";
+	sqlite3_stmt *st = db_prep(db, sql);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(out, 37, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+place_presign(const struct place *p, const char *method, const char *query,
+    const char *content_type, long expires, struct buf *url)
+{
+	if (!p->in_s3)
+		return -1;
+	return s3_presign(&p->t, method, p->name, query, content_type, expires, url);
+}
+
+int
+object_presign(struct db *db, const struct cb_config *cfg, struct arena *a,
+    const struct object *o, const char *method, const char *query,
+    const char *content_type, long expires, struct buf *url)
+{
+	struct place p;
+	int rc;
+
+	if (o->blob_key == NULL ||
+	    place_of(db, cfg, a, o->tenant_id, o->storage_id, o->blob_key, &p) != 0)
+		return -1;
+	rc = place_presign(&p, method, query, content_type, expires, url);
+	place_done(&p);
+	return rc;
+}
+
+int
+place_remove(struct db *db, const struct cb_config *cfg, const char *tenant_id,
+    const char *storage_id, const char *blob_key)
+{
+	struct arena a;
+	struct place p;
+	struct s3_result res;
+	int rc = 0;
+
+	if (storage_id == NULL)
+		return blob_remove(cfg, blob_key);
+	arena_init(&a, 1024);
+	if (place_of(db, cfg, &a, tenant_id, storage_id, blob_key, &p) != 0) {
+		arena_free(&a);
+		return -1;
+	}
+	if (s3_delete(&p.t, p.name, &res) != 0 && res.status != 404) {
+		log_warn("place: delete %s in %s: %s", p.name, p.t.bucket, res.message);
+		rc = -1;
+	}
+	place_done(&p);
+	arena_free(&a);
+	return rc;
+}
