@@ -9,10 +9,11 @@
 // and the same upload completes once the store is back.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
-import { Stack, eachFront, startS3Peer, sleep } from './harness.mjs';
+import { Stack, eachFront, startS3Peer, sleep, bin } from './harness.mjs';
 
 const BUCKET = 'cubby-blobs';
 const MiB = 1024 * 1024;
@@ -281,6 +282,29 @@ test('moving blobs to S3: cubbyctl blobs-to-s3 copies every blob (checked by its
     assert.equal(r.status, 2);
     assert.match(r.stderr, /blob_backend is s3 already/);
   } finally { await fsStack.stop(); }
+});
+
+test('a server clock far off the store\'s: the store refuses, and the error says why', async () => {
+  // The same data directory, served by a second pool whose clock runs two
+  // hours ahead (libfaketime): every request it signs is refused by the
+  // store with RequestTimeTooSkewed.
+  const f = stack.fronts[0];
+  const key = await tenant(f.base);
+  const sock = path.join(stack.tmp, 'skewed.sock');
+  const env = { ...stack.env(), LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1',
+    FAKETIME: '+2h', ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || ''}:verify_asan_link_order=0` };
+  const p = spawn(bin('cubby-fcgi'), ['-c', stack.confPath, '--listen', `unix:${sock}`], { env, stdio: 'ignore' });
+  stack.procs.push(p);
+  for (const end = Date.now() + 10000; !fs.existsSync(sock) && Date.now() < end;) await sleep(50);
+  const body = JSON.stringify({ filename: 'x.bin', size_bytes: 6 * MiB, multipart: true });
+  const q = spawnSync('cgi-fcgi', ['-bind', '-connect', sock], { input: body, encoding: 'utf8',
+    env: { PATH: process.env.PATH, REQUEST_METHOD: 'POST', REQUEST_URI: '/v1/assets', SERVER_NAME: '127.0.0.1',
+      SERVER_PORT: '80', CONTENT_TYPE: 'application/json', CONTENT_LENGTH: String(body.length), HTTP_AUTHORIZATION: `Bearer ${key}` } });
+  assert.match(q.stdout, /^Status: 502/m, q.stdout + q.stderr);
+  assert.match(q.stdout, /clock skew: this server's clock and the store's differ by more than the store allows \(RequestTimeTooSkewed\)/);
+  p.kill('SIGTERM');
+  // the pool with the right clock is fine
+  assert.equal((await req(f.base, 'POST', '/v1/assets', { key, body: JSON.parse(body) })).status, 201);
 });
 
 test('the store goes away mid-upload: 503, nothing completed; back again, the same upload completes', { timeout: 300000 }, async () => {
