@@ -283,3 +283,47 @@ test('a default connection takes the tenant\'s new uploads: straight to its buck
   ck = stack.ctl('check');
   assert.equal(ck.status, 0, ck.stdout + ck.stderr);
 }));
+
+test('each probe failing in turn is reported as that probe (a fault-injecting proxy in front of the real store)', async () => {
+  const http = await import('node:http');
+  const f = stack.fronts[0];
+  const k = await account(f.base);
+  const b = bucketName();
+  assert.equal((await req(f.base, 'POST', '/v1/storage-connections/create-bucket', { key: k.admin, body: { ...creds(), bucket: b } })).status, 201);
+  const peerUrl = new URL(peer.endpoint);
+  let fail = null;   // which probe the proxy breaks
+  const kind = (r) => r.method === 'HEAD' ? 'head' : r.method === 'GET' ? 'list' : r.method === 'PUT' ? 'put' : r.method === 'DELETE' ? 'delete' : '';
+  const proxy = http.createServer((inReq, inRes) => {
+    if (kind(inReq) === fail) {
+      inReq.resume();
+      inRes.writeHead(fail === 'head' ? 403 : 500, { 'Content-Type': 'application/xml' });
+      inRes.end(fail === 'head' ? '' : '<Error><Code>InternalError</Code><Message>injected</Message></Error>');
+      return;
+    }
+    // everything else goes to the real store, headers as signed
+    const out = http.request({ host: peerUrl.hostname, port: peerUrl.port, method: inReq.method, path: inReq.url, headers: inReq.headers }, (res) => {
+      inRes.writeHead(res.statusCode, res.headers);
+      res.pipe(inRes);
+    });
+    out.on('error', () => { inRes.writeHead(502); inRes.end(); });
+    inReq.pipe(out);
+  });
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r));
+  const endpoint = `http://127.0.0.1:${proxy.address().port}`;
+  try {
+    for (const probe of [null, 'head', 'list', 'put', 'delete']) {
+      fail = probe;
+      const r = await req(f.base, 'POST', '/v1/storage-connections/preview', { key: k.write, body: { ...creds(), endpoint, bucket: b } });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.data.ok, probe === null, r.text);
+      assert.deepEqual(r.json.data.probes.filter((p) => !p.ok).map((p) => p.name), probe ? [probe] : [], r.text);
+      if (probe && probe !== 'head') assert.match(r.json.data.probes.find((p) => p.name === probe).message, /injected/);
+      if (probe) {
+        const add = await req(f.base, 'POST', '/v1/storage-connections', { key: k.admin, body: { ...creds(), endpoint, bucket: b, name: 'p' } });
+        isErr(add, 422, 'probe_failed');
+        assert.match(add.json.error.message, new RegExp(`failed the ${probe} probe`));
+      }
+    }
+    assert.deepEqual((await req(f.base, 'GET', '/v1/storage-connections', { key: k.read })).json.data, []);
+  } finally { proxy.close(); }
+});
