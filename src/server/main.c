@@ -32,7 +32,8 @@ usage(FILE *f)
 	    "                      mod_fcgid) or systemd must pass one (socket\n"
 	    "                      activation), or the request is plain CGI\n"
 	    "  -w, --workers N     worker processes (default: CPUs)\n"
-	    "  -R, --routes        print the route table and exit\n"
+	    "  -R, --routes        print the route table (method, pattern, auth,\n"
+	    "                      scope) and exit\n"
 	    "  -V, --version       print the version and exit\n");
 }
 
@@ -85,10 +86,17 @@ main(int argc, char **argv)
 		case 'l': listen_arg = optarg; break;
 		case 'w': workers_arg = optarg; break;
 		case 'V': printf("cubby-fcgi %s\n", PACKAGE_VERSION); return 0;
-		case 'R':
+		case 'R': {
+			/* method, pattern, who may call it, the scope it needs */
+			static const char *const auth[] = { "none", "admin", "tenant", "bucket",
+			    "tenant-or-url" };
+			static const char *const scope[] = { "-", "read", "write", "admin",
+			    "enumerate", "delete" };
 			for (size_t i = 0; i < cb_nroutes; i++)
-				printf("%s %s\n", cb_routes[i].method, cb_routes[i].pattern);
+				printf("%s %s %s %s\n", cb_routes[i].method, cb_routes[i].pattern,
+				    auth[cb_routes[i].auth], scope[cb_routes[i].min_scope]);
 			return 0;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
