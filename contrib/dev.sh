@@ -110,7 +110,7 @@ run_tests() {
 	deps "$TEST_DEPS"
 	# Tests run on an ASan + UBSan build: any report fails the run.
 	build build-test --enable-werror --enable-asan --enable-ubsan
-	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0:halt_on_error=1}
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	rc=0
 	make -C build-test -s check VERBOSE=1 >build-test/check.out 2>&1 || rc=$?
@@ -118,7 +118,7 @@ run_tests() {
 	[ $rc -eq 0 ] || cat build-test/check.out | tail -n 200
 	# Sanitizer reports fail the run (the API harness also fails on one in
 	# a pool log, and keeps it as build-test/sanitizer-*.log).
-	if grep -l -E 'ERROR: AddressSanitizer|runtime error:' \
+	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
 	    build-test/tests/*/*.log build-test/sanitizer-*.log 2>/dev/null; then
 		echo "dev.sh: sanitizer reports found"
 		rc=1
