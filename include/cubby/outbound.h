@@ -22,4 +22,9 @@ int url_host(const char *url, char *host, size_t hlen, int *port);
 int outbound_pin(const char *url, int allow_private, const char *setting,
     char *pin, size_t pinlen, char *why, size_t whylen);
 
+/* The guarded part of a curl handle's setup: pinned to the checked
+ * address (resolve holds outbound_pin's entry), no redirects followed,
+ * http and https only, no signals. */
+void outbound_curl(void *curl, void *resolve);
+
 #endif

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <curl/curl.h>
+
 #include "cubby/outbound.h"
 #include "cubby/util.h"
 
@@ -137,4 +139,19 @@ outbound_pin(const char *url, int allow_private, const char *setting,
 		return -1;
 	}
 	return 0;
+}
+
+void
+outbound_curl(void *curl, void *resolve)
+{
+	CURL *c = curl;
+
+	curl_easy_setopt(c, CURLOPT_RESOLVE, (struct curl_slist *)resolve);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 }

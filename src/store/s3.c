@@ -350,16 +350,9 @@ perform(const struct s3_target *t, struct call *c, struct s3_result *res)
 		resolve = curl_slist_append(resolve, pin);
 		cerr[0] = '\0';
 		curl_easy_setopt(easy, CURLOPT_URL, buf_cstr(&url));
-		curl_easy_setopt(easy, CURLOPT_RESOLVE, resolve);
+		outbound_curl(easy, resolve);
 		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, hl);
 		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, cerr);
-		curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-		curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-		curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 		/* No overall limit (bodies may be large); a transfer that
 		 * stalls below 1 byte/s for 30 s is abandoned. */

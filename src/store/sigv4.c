@@ -93,18 +93,6 @@ sigv4_encode_path(struct buf *out, const char *path, int normalize)
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode n bytes of a query part (%XX; a stray '%' stays) and append
  * them encoded canonically. */
 static int
@@ -117,7 +105,7 @@ reencode(struct buf *out, const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		int h, l;
 		if (s[i] == '%' && i + 2 < n &&
-		    (h = hexval(s[i + 1])) >= 0 && (l = hexval(s[i + 2])) >= 0) {
+		    (h = hex_digit(s[i + 1])) >= 0 && (l = hex_digit(s[i + 2])) >= 0) {
 			buf_putc(&raw, (char)(h << 4 | l));
 			i += 2;
 		} else
