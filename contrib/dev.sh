@@ -14,7 +14,8 @@ libsqlite3-dev libgcrypt20-dev libjson-c-dev libcurl4-openssl-dev"
 RUN_DEPS="lighttpd sqlite3"
 TEST_DEPS="nginx-light spawn-fcgi libfcgi-bin gdb nodejs wrk chromium time curl procps
 	apache2 libapache2-mod-fcgid libapache2-mod-xsendfile systemd
-	swift swift-proxy swift-object swift-container swift-account memcached faketime"
+	swift swift-proxy swift-object swift-container swift-account memcached faketime
+	clang libfuzzer-14-dev"
 
 deps() {
 	missing=""
