@@ -30,6 +30,10 @@ int mkdir_p(const char *path, mode_t mode);
 size_t strlcpy_cb(char *dst, const char *src, size_t dstlen);
 /* Value of one hex digit, or -1. */
 int hex_digit(int c);
+/* An HTTP Range header ("bytes=a-b", "bytes=a-", "bytes=-n") against a
+ * body of size bytes: 1 with [from, to], 0 to serve everything (absent,
+ * malformed or several ranges), -1 when it is not satisfiable. */
+int http_range(const char *h, int64_t size, int64_t *from, int64_t *to);
 /* ASCII case-insensitive prefix test. */
 int has_prefix_ci(const char *s, const char *prefix);
 

@@ -434,45 +434,6 @@ file_signed_url(struct cb_req *r)
 	return resp_json(r, 200, o);
 }
 
-/* Parse "bytes=a-b", "bytes=a-", "bytes=-n" against size. 1 with the
- * range, 0 to serve everything (absent or several ranges), -1 when it is
- * not satisfiable. */
-static int
-parse_range(const char *h, int64_t size, int64_t *from, int64_t *to)
-{
-	const char *dash;
-	long long a, b;
-	char tmp[48];
-
-	if (h == NULL || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL)
-		return 0;
-	h += 6;
-	if ((dash = strchr(h, '-')) == NULL || (size_t)(dash - h) >= sizeof tmp || strlen(dash + 1) >= sizeof tmp)
-		return 0;
-	memcpy(tmp, h, (size_t)(dash - h));
-	tmp[dash - h] = '\0';
-	if (tmp[0] == '\0') {                       /* suffix: last n bytes */
-		if (parse_ll(dash + 1, 1, INT64_MAX, &b) != 0)
-			return 0;
-		if (size == 0)
-			return -1;
-		*from = b >= size ? 0 : size - b;
-		*to = size - 1;
-		return 1;
-	}
-	if (parse_ll(tmp, 0, INT64_MAX, &a) != 0)
-		return 0;
-	if (dash[1] == '\0')
-		b = size - 1;
-	else if (parse_ll(dash + 1, a, INT64_MAX, &b) != 0)
-		return 0;
-	if (a >= size)
-		return -1;
-	*from = a;
-	*to = b >= size ? size - 1 : b;
-	return 1;
-}
-
 /* The header that hands a download to the web server, or NULL to stream. */
 static const char *
 offload_mode(struct cb_req *r)
@@ -550,7 +511,7 @@ file_download(struct cb_req *r)
 		return 0;
 	}
 	to = size - 1;
-	range = parse_range(req_header(r, "Range"), size, &from, &to);
+	range = http_range(req_header(r, "Range"), size, &from, &to);
 	if (range < 0) {
 		close(fd);
 		resp_header(r, "Content-Range", arena_printf(r->a, "bytes */%lld", (long long)size));

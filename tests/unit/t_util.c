@@ -34,5 +34,20 @@ main(void)
 		fmt_iso8601_ms(iso, sizeof iso, 1772274600123LL);
 		is_str(iso, "2026-02-28T10:30:00.123Z", "ISO-8601 with milliseconds");
 	}
+	{
+		int64_t f = -1, t = -1;
+		is_int(http_range("bytes=0-9", 26, &f, &t), 1, "range 0-9");
+		is_int(f * 100 + t, 9, "0 to 9");
+		is_int(http_range("bytes=-5", 26, &f, &t), 1, "suffix range");
+		is_int(f * 100 + t, 2125, "the last five");
+		is_int(http_range("bytes=20-", 26, &f, &t), 1, "open range");
+		is_int(f * 100 + t, 2025, "20 to the end");
+		is_int(http_range("bytes=30-40", 26, &f, &t), -1, "past the end: not satisfiable");
+		is_int(http_range("bytes=-5", 0, &f, &t), -1, "suffix of nothing");
+		is_int(http_range("bytes=0-1,3-4", 26, &f, &t), 0, "several ranges: the whole body");
+		is_int(http_range("bytes=5-2", 26, &f, &t), 0, "backwards: the whole body");
+		is_int(http_range("items=0-1", 26, &f, &t), 0, "another unit");
+		is_int(http_range(NULL, 26, &f, &t), 0, "no header");
+	}
 	return done_testing();
 }
