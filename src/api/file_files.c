@@ -468,8 +468,18 @@ file_download(struct cb_req *r)
 	if ((o.storage_id != NULL || blob_on_s3(r->ctx->cfg)) && o.blob_key != NULL) {
 		/* The bucket serves it (Range included): a short-lived
 		 * presigned GET. Clients follow the redirect (curl: -L). */
-		resp_header(r, "Location", file_download_url(r, &o, 300, NULL));
-		resp_header(r, "Cache-Control", "no-store");
+		struct buf url;
+		int bad;
+		buf_init(&url, 8192);
+		bad = object_presign(ctx_db(r->ctx), r->ctx->cfg, r->a, &o, "GET", NULL, NULL,
+		    300, &url) != 0;
+		if (!bad) {
+			resp_header(r, "Location", arena_strdup(r->a, buf_cstr(&url)));
+			resp_header(r, "Cache-Control", "no-store");
+		}
+		buf_free(&url);
+		if (bad)
+			return req_fail(r, 502, "storage_unavailable", "the file's store cannot be used");
 		return resp_empty(r, 302);
 	}
 	if (o.blob_key == NULL || blob_open(r->ctx->cfg, o.blob_key, &fd, &size) != 0) {
