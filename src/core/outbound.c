@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <curl/curl.h>
@@ -114,6 +115,24 @@ outbound_pin(const char *url, int allow_private, const char *setting,
 	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
+	/* Names under .localhost are loopback (RFC 6761), whatever the
+	 * resolver knows: bucket.localhost, a virtual-hosted bucket on a
+	 * local store. (Internal, so refused unless allowed.) */
+	{
+		size_t hl = strlen(host);
+		if (hl > 10 && strcasecmp(host + hl - 10, ".localhost") == 0) {
+			if (!allow_private) {
+				snprintf(why, whylen, "refused: %s is a loopback name (%s is off)",
+				    host, setting);
+				return -1;
+			}
+			if ((size_t)snprintf(pin, pinlen, "%s:%d:127.0.0.1", host, port) >= pinlen) {
+				snprintf(why, whylen, "host name too long");
+				return -1;
+			}
+			return 0;
+		}
+	}
 	if ((gai = getaddrinfo(host, NULL, &hints, &res)) != 0) {
 		snprintf(why, whylen, "cannot resolve %s: %s", host, gai_strerror(gai));
 		return -1;

@@ -327,3 +327,30 @@ test('each probe failing in turn is reported as that probe (a fault-injecting pr
     assert.deepEqual((await req(f.base, 'GET', '/v1/storage-connections', { key: k.read })).json.data, []);
   } finally { proxy.close(); }
 });
+
+test('virtual-hosted style (path_style false): every probe signed for bucket.localhost', async () => {
+  const f = stack.fronts[1];
+  const k = await account(f.base);
+  const b = bucketName();
+  assert.equal((await req(f.base, 'POST', '/v1/storage-connections/create-bucket', { key: k.admin, body: { ...creds(), bucket: b } })).status, 201);
+  const endpoint = peer.endpoint.replace('127.0.0.1', 'localhost');
+  const r = await req(f.base, 'POST', '/v1/storage-connections/preview', { key: k.write, body: { ...creds(), endpoint, bucket: b, path_style: false } });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.data.probes.map((p) => [p.name, p.ok]), [['head', true], ['list', true], ['put', true], ['delete', true]], r.text);
+  // saved as the default: a presigned URL names the bucket in the host
+  const c = await req(f.base, 'POST', '/v1/storage-connections', { key: k.admin, body: { ...creds(), endpoint, bucket: b, name: 'vh', path_style: false, is_default: true } });
+  assert.equal(c.status, 201, c.text);
+  assert.equal(c.json.data.connection.path_style, false);
+  const body = crypto.randomBytes(1000);
+  const a = await req(f.base, 'POST', '/v1/assets', { key: k.write, body: { filename: 'v.bin', size_bytes: body.length } });
+  const url = new URL(a.json.data.upload.url);
+  assert.equal(url.hostname, `${b}.localhost`);
+  // curl resolves *.localhost to loopback itself; node's fetch may not
+  const put = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'PUT', '-H', 'Content-Type: application/octet-stream',
+    '--data-binary', '@-', a.json.data.upload.url], { input: body });
+  assert.equal(put.stdout.toString(), '200');
+  assert.equal((await req(f.base, 'POST', `/v1/assets/${a.json.data.asset.id}/complete`, { key: k.write })).status, 200);
+  const u = await req(f.base, 'GET', `/v1/assets/${a.json.data.asset.id}/url`, { key: k.read });
+  const got = spawnSync('curl', ['-s', u.json.data.url], { maxBuffer: 1 << 20 });
+  assert.ok(Buffer.from(got.stdout).equals(body), 'byte for byte, virtual-hosted');
+});
