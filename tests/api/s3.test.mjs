@@ -307,6 +307,24 @@ test('a server clock far off the store\'s: the store refuses, and the error says
   assert.equal((await req(f.base, 'POST', '/v1/assets', { key, body: JSON.parse(body) })).status, 201);
 });
 
+test('a presigned URL past its expiry is refused by the store', { timeout: 120000 }, async () => {
+  const f = stack.fronts[0];
+  const key = await tenant(f.base);
+  const c = await req(f.base, 'POST', '/v1/assets', { key, body: { filename: 'e.png', content_type: 'image/png', size_bytes: PNG.length } });
+  assert.equal((await req(f.base, 'PUT', c.json.data.upload.url, { body: PNG, headers: c.json.data.upload.headers })).status, 200);
+  assert.equal((await req(f.base, 'POST', `/v1/assets/${c.json.data.asset.id}/complete`, { key })).status, 200);
+  const u = await req(f.base, 'GET', `/v1/assets/${c.json.data.asset.id}/url?expires_in=60`, { key });
+  assert.match(u.json.data.url, /X-Amz-Expires=60&/);
+  assert.equal((await req(f.base, 'GET', u.json.data.url)).status, 200);
+  await sleep(62000);
+  const late = await req(f.base, 'GET', u.json.data.url);
+  assert.equal(late.status, 403, late.text);
+  assert.match(late.text, /AccessDenied|expired/i);
+  // a fresh one works
+  const again = await req(f.base, 'GET', `/v1/assets/${c.json.data.asset.id}/url`, { key });
+  assert.ok((await req(f.base, 'GET', again.json.data.url)).buf.equals(PNG));
+});
+
 test('the store goes away mid-upload: 503, nothing completed; back again, the same upload completes', { timeout: 300000 }, async () => {
   const f = stack.fronts[1];
   const key = await tenant(f.base);
