@@ -78,7 +78,6 @@ int blob_upload_remove(const struct cb_config *cfg, const char *key);
 /* The s3 backend (blob_backend = s3): blobs are objects in one bucket,
  * named s3_prefix + key. Presigned URLs let clients put and get them
  * directly; Cubby only signs. */
-struct buf;
 struct s3_target;
 struct s3_result;
 
@@ -88,9 +87,5 @@ int blob_on_s3(const struct cb_config *cfg);
 void blob_s3_target(const struct cb_config *cfg, struct s3_target *t);
 /* The bucket's name for a blob key, into out. 0, or -1 (too long). */
 int blob_s3_key(const struct cb_config *cfg, const char *key, char *out, size_t len);
-/* A presigned URL for key (query: more parameters, raw), valid expires s;
- * content_type (or NULL) is signed. */
-int blob_s3_presign(const struct cb_config *cfg, const char *method, const char *key,
-    const char *query, const char *content_type, long expires, struct buf *url);
 
 #endif

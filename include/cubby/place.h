@@ -43,6 +43,9 @@ int place_default(struct db *db, const char *tenant_id, char out[37]);
 int place_presign(const struct place *p, const char *method, const char *query,
     const char *content_type, long expires, struct buf *url);
 struct object;
+/* 1 when an object's bytes go to, or are in, a bucket (a storage
+ * connection's, or the server's with blob_backend = s3). */
+int object_in_bucket(const struct cb_config *cfg, const struct object *o);
 /* A presigned URL for an object's blob in its bucket. 0, or -1 (the
  * object is not in a bucket, or its connection cannot be used). */
 int object_presign(struct db *db, const struct cb_config *cfg, struct arena *a,

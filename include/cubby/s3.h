@@ -52,9 +52,6 @@ int s3_put_file(const struct s3_target *t, const char *key, int fd, int64_t off,
  * into out, capped by out's max (code TooLarge past it). */
 int s3_get_mem(const struct s3_target *t, const char *key, int64_t from,
     int64_t to, struct buf *out, struct s3_result *res);
-/* GET bytes [from, to] (to < 0: to the end) into fd, from its offset 0. */
-int s3_get_fd(const struct s3_target *t, const char *key, int64_t from,
-    int64_t to, int fd, struct s3_result *res);
 int s3_delete(const struct s3_target *t, const char *key, struct s3_result *res);
 /* ListObjectsV2, one page of at most max keys under prefix: cb per key
  * (non-zero stops). The number listed, or -1. */

@@ -134,7 +134,7 @@ asset_api_create(struct cb_req *r)
 		return fail(r, rc, code, why);
 
 	up = json_object_new_object();
-	if (o.part_count == 0 && (o.storage_id != NULL || blob_on_s3(r->ctx->cfg))) {
+	if (o.part_count == 0 && object_in_bucket(r->ctx->cfg, &o)) {
 		/* Straight to the bucket: Cubby only signs. */
 		struct buf url;
 		buf_init(&url, 8192);
@@ -435,7 +435,7 @@ asset_api_parts(struct cb_req *r)
 	d = json_object_new_object();
 	json_object_object_add(d, "part_number", json_object_new_int64(part));
 	json_object_object_add(d, "method", json_object_new_string("PUT"));
-	if (o.storage_id != NULL || blob_on_s3(r->ctx->cfg)) {
+	if (object_in_bucket(r->ctx->cfg, &o)) {
 		/* The bucket's own UploadPart, presigned. */
 		struct buf url, q;
 		int bad;

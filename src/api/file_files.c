@@ -392,7 +392,7 @@ file_download_url(struct cb_req *r, const struct object *o, int64_t ttl_s,
 
 	if (expires_ms)
 		*expires_ms = exp;
-	if ((o->storage_id != NULL || blob_on_s3(r->ctx->cfg)) && o->blob_key != NULL) {
+	if (object_in_bucket(r->ctx->cfg, o) && o->blob_key != NULL) {
 		/* Straight from the bucket: the bytes never pass through. */
 		struct buf url;
 		const char *u = NULL;
@@ -465,7 +465,7 @@ file_download(struct cb_req *r)
 
 	if (load_file(r, &o) != 0)
 		return -1;
-	if ((o.storage_id != NULL || blob_on_s3(r->ctx->cfg)) && o.blob_key != NULL) {
+	if (object_in_bucket(r->ctx->cfg, &o) && o.blob_key != NULL) {
 		/* The bucket serves it (Range included): a short-lived
 		 * presigned GET. Clients follow the redirect (curl: -L). */
 		struct buf url;

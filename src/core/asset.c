@@ -138,13 +138,6 @@ sniff_blob(struct db *db, const struct cb_config *cfg, const char *tenant_id,
 	return n < 0 ? NULL : asset_kind_sniff(head, (size_t)n);
 }
 
-/* 1 when the object's bytes go to, or are in, a bucket. */
-static int
-in_bucket(const struct cb_config *cfg, const struct object *o)
-{
-	return o->storage_id != NULL || blob_on_s3(cfg);
-}
-
 /* ---- creating -------------------------------------------------------- */
 
 int
@@ -234,7 +227,7 @@ asset_create(struct db *db, const struct cb_config *cfg, struct arena *a,
 		}
 		out->storage_id = d ? sid : NULL;
 	}
-	if (in_bucket(cfg, out)) {
+	if (object_in_bucket(cfg, out)) {
 		/* The bytes go straight to the bucket, under a key chosen now.
 		 * A multipart upload is the bucket's own: its id is S3's. */
 		struct s3_result res;
@@ -788,10 +781,10 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 			FAIL(400, "validation_error", "this asset is a single PUT upload: no upload_id");
 		if (strcmp(out->state, "failed") == 0)
 			FAIL(409, "upload_failed", "the upload expired before its bytes arrived");
-		if (strcmp(out->state, "pending") == 0 && in_bucket(cfg, out) &&
+		if (strcmp(out->state, "pending") == 0 && object_in_bucket(cfg, out) &&
 		    (rc = s3_complete_single(db, cfg, a, tenant_id, id, out, code, why)) != 0)
 			return rc;
-		if (in_bucket(cfg, out) && (rc = object_load(db, a, tenant_id, id, 0, out)) != 0)
+		if (object_in_bucket(cfg, out) && (rc = object_load(db, a, tenant_id, id, 0, out)) != 0)
 			FAIL(500, "internal_error", "could not finish the upload");
 		if (strcmp(out->state, "pending") == 0)
 			FAIL(409, "upload_incomplete", "the upload's PUT has not arrived yet");
@@ -809,7 +802,7 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 	if (strcmp(out->state, "pending") != 0 || out->upload_id == NULL ||
 	    strcmp(out->upload_id, upload_id) != 0)
 		FAIL(409, "upload_not_in_progress", "this multipart upload is completed or aborted");
-	if (in_bucket(cfg, out)) {
+	if (object_in_bucket(cfg, out)) {
 		if ((rc = s3_complete_multipart(db, cfg, a, tenant_id, id, parts, nparts, out,
 		    code, why)) != 0)
 			return rc;
@@ -880,7 +873,7 @@ drop_upload(struct db *db, const struct cb_config *cfg, const struct object *o)
 {
 	char ukey[80];
 
-	if (in_bucket(cfg, o)) {
+	if (object_in_bucket(cfg, o)) {
 		struct s3_result res;
 		struct place pl;
 		struct arena a;

@@ -787,7 +787,7 @@ object_direct_check(struct db *db, const struct cb_config *cfg,
 		goto out;
 	}
 	if (strcmp(o.state, "pending") != 0 || o.part_count > 0 || o.blob_key == NULL ||
-	    (o.storage_id == NULL && !blob_on_s3(cfg)))
+	    !object_in_bucket(cfg, &o))
 		goto out;
 	if (place_of(db, cfg, &a, tenant_id, o.storage_id, o.blob_key, &pl) != 0) {
 		rc = 502;

@@ -92,6 +92,12 @@ place_presign(const struct place *p, const char *method, const char *query,
 }
 
 int
+object_in_bucket(const struct cb_config *cfg, const struct object *o)
+{
+	return o->storage_id != NULL || blob_on_s3(cfg);
+}
+
+int
 object_presign(struct db *db, const struct cb_config *cfg, struct arena *a,
     const struct object *o, const char *method, const char *query,
     const char *content_type, long expires, struct buf *url)

@@ -33,16 +33,3 @@ blob_s3_key(const struct cb_config *cfg, const char *key, char *out, size_t len)
 {
 	return (size_t)snprintf(out, len, "%s%s", cfg->s3_prefix, key) < len ? 0 : -1;
 }
-
-int
-blob_s3_presign(const struct cb_config *cfg, const char *method, const char *key,
-    const char *query, const char *content_type, long expires, struct buf *url)
-{
-	struct s3_target t;
-	char k[1024];
-
-	if (blob_s3_key(cfg, key, k, sizeof k) != 0)
-		return -1;
-	blob_s3_target(cfg, &t);
-	return s3_presign(&t, method, k, query, content_type, expires, url);
-}

@@ -33,9 +33,7 @@ struct body_src {
 };
 
 struct sink {
-	struct buf *mem;        /* or */
-	int fd;
-	int64_t fd_off, written;
+	struct buf *mem;        /* the reply body, capped */
 	int overflow;
 };
 
@@ -68,22 +66,9 @@ write_sink(char *p, size_t size, size_t n, void *arg)
 	struct sink *s = arg;
 	size_t len = size * n;
 
-	if (s->mem != NULL) {
-		if (buf_append(s->mem, p, len) != 0) {
-			s->overflow = 1;
-			return 0;
-		}
-		return len;
-	}
-	for (size_t done = 0; done < len;) {
-		ssize_t w = pwrite(s->fd, p + done, len - done, (off_t)(s->fd_off + s->written));
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return 0;
-		}
-		done += (size_t)w;
-		s->written += w;
+	if (buf_append(s->mem, p, len) != 0) {
+		s->overflow = 1;
+		return 0;
 	}
 	return len;
 }
@@ -311,10 +296,8 @@ perform(const struct s3_target *t, struct call *c, struct s3_result *res)
 		res->code[0] = res->message[0] = res->etag[0] = '\0';
 		res->length = -1;
 		c->body.pos = 0;
-		c->sink.written = 0;
 		c->sink.overflow = 0;
-		if (c->sink.mem)
-			buf_reset(c->sink.mem);
+		buf_reset(c->sink.mem);
 		sigv4_date((long long)time(NULL), date);
 		hs[nh++] = (struct sigv4_header){ "host", buf_cstr(&host) };
 		hs[nh++] = (struct sigv4_header){ "x-amz-content-sha256", hash };
@@ -400,7 +383,7 @@ perform(const struct s3_target *t, struct call *c, struct s3_result *res)
 			goto out;
 		}
 		/* An error reply: its XML went to the sink; read it there. */
-		fill_error(res, c->sink.mem ? buf_cstr(c->sink.mem) : NULL);
+		fill_error(res, buf_cstr(c->sink.mem));
 		if (res->status < 500)
 			goto out;       /* 4xx: not retried */
 	}
@@ -492,32 +475,6 @@ s3_get_mem(const struct s3_target *t, const char *key, int64_t from,
 
 	set_range(&c, range, from, to);
 	return simple(t, &c, out, res);
-}
-
-int
-s3_get_fd(const struct s3_target *t, const char *key, int64_t from,
-    int64_t to, int fd, struct s3_result *res)
-{
-	char range[64];
-	struct call c = { .method = "GET", .key = key };
-	int rc;
-
-	set_range(&c, range, from, to);
-	/* The reply goes to the file, from offset 0; an error reply (small
-	 * XML) is read back from there for its message, then dropped. */
-	c.sink.fd = fd;
-	rc = perform(t, &c, res);
-	if (rc != 0 && res->status >= 300 && c.sink.written > 0) {
-		char tmp[4096];
-		ssize_t got = pread(fd, tmp, sizeof tmp - 1, 0);
-		if (got > 0) {
-			tmp[got] = '\0';
-			fill_error(res, tmp);
-		}
-		if (ftruncate(fd, 0) != 0)
-			log_warn("s3: truncating a failed download: %s", strerror(errno));
-	}
-	return rc;
 }
 
 int
