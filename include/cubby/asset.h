@@ -66,6 +66,10 @@ const char *asset_kind_of_type(const char *content_type);
 /* The kind the first bytes of a file say it is (magic numbers), or NULL
  * when they do not say. */
 const char *asset_kind_sniff(const unsigned char *p, size_t n);
+/* The kind a stored blob's first bytes say, or NULL: from the data
+ * directory, or a ranged GET of its bucket (storage_id: a tenant's). */
+const char *asset_sniff_blob(struct db *db, const struct cb_config *cfg,
+    const char *tenant_id, const char *storage_id, const char *key);
 /* The asset API's status of an object: pending, active or failed. */
 const char *asset_status(const struct object *o);
 
@@ -149,8 +153,6 @@ int asset_list(struct db *db, struct arena *a, const char *tenant_id,
  * completed), 500. */
 int asset_reprocess(struct db *db, const char *tenant_id, const char *id);
 
-/* Jobs worker: run up to limit processing jobs; how many, or -1. */
-int asset_process_due(struct db *db, const struct cb_config *cfg, int limit);
 /* Jobs worker: when the search index has more than ASSET_SEARCH_SEGMENTS
  * segments, merge them into one, for up to budget_ms per call. 1 when
  * there is nothing (more) to do, 0 when work is left, -1 on error. */

@@ -43,6 +43,15 @@ struct cb_config {
 	long long cors_max_age; /* seconds a preflight may be cached */
 	char *download_offload; /* off | auto | x-sendfile | x-accel-redirect */
 	char *accel_prefix;     /* nginx internal location of data_dir/blobs */
+	int media;              /* make thumbnails and previews */
+	long long media_workers;/* processors at once, 0 = CPUs (at most 4) */
+	long long media_timeout;/* seconds one file may take */
+	long long media_max_pixels; /* larger images and videos are refused */
+	long long media_memory; /* address space of a processor, bytes */
+	long long media_max_bytes;  /* files in a bucket: fetched up to this */
+	long long thumb_size, preview_size; /* longest edge, px */
+	char *media_helper;     /* "" = cubby-media beside cubby-fcgi, or in bindir */
+	char *ffmpeg, *ffprobe; /* "" = no video and audio metadata */
 	char *config_path;      /* the file that was read, or "" */
 };
 

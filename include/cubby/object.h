@@ -43,6 +43,10 @@ struct object {
 	const char *upload_id;          /* multipart upload in progress, or NULL */
 	int64_t part_size, part_count;  /* multipart: 0 when single PUT */
 	const char *thumb_key, *preview_key;    /* derived blobs, or NULL */
+	const char *media;              /* JSON object the processor read
+					 * (width, height...), or NULL */
+	const char *processing_error;   /* why processing failed or was
+					 * skipped, or NULL */
 	int64_t seq;                    /* search listings: place in the index */
 };
 
@@ -80,9 +84,11 @@ int object_upload_begin(struct db *db, struct arena *a, const char *tenant_id,
 /* Mark a pending object completed with its size, hash and the blob that
  * holds it; its reservation becomes exactly size (403 when that passes a
  * quota; 409 when it is no longer pending: another attempt won). sha may
- * be NULL: not known yet (processing computes it). */
+ * be NULL: not known yet (processing computes it). kind: what the bytes
+ * are (asset_kind_sniff), or NULL; an image, video or audio file is
+ * queued for processing, which then sends the file API's event. */
 int object_upload_finish(struct db *db, const char *tenant_id, const char *id,
-    int64_t size, const unsigned char sha[32], const char *blob_key);
+    int64_t size, const unsigned char sha[32], const char *blob_key, const char *kind);
 /* Give back bytes reserved by object_upload_begin after a failed PUT. */
 int object_upload_release(struct db *db, const char *tenant_id, const char *id,
     int64_t bytes);
@@ -121,9 +127,22 @@ int object_direct_sweep(struct db *db, const struct cb_config *cfg, int limit);
 /* Upload URL signature (hex) over tenant, object and expiry. */
 void upload_url_sign(const unsigned char master[CB_KEYLEN], const char *tenant_id,
     const char *id, int64_t expires_ms, char hex[65]);
-/* Download token (hex) over object and expiry. */
+/* Download token (hex) over object, variant (NULL: the original; or
+ * "thumb", "preview") and expiry. */
 void download_token(const unsigned char master[CB_KEYLEN], const char *id,
-    int64_t expires_ms, char hex[65]);
+    const char *variant, int64_t expires_ms, char hex[65]);
+struct json_object;
+/* What processing read (width, height, duration, codec, format, capture
+ * time), keys in snake_case or (camel) camelCase; NULL when nothing. */
+struct json_object *object_media_json(const struct object *o, int camel);
+/* processing_status as the file API says it (skipped is completed). */
+const char *object_file_status(const struct object *o);
+/* 1 for "thumb" and "preview" (derived blobs), 0 for anything else. */
+int object_variant_valid(const char *variant);
+/* The blob key and content type of an object's variant (NULL: the
+ * original): 0, or -1 when it has none. */
+int object_variant(const struct object *o, const char *variant, const char **key,
+    const char **content_type);
 /* Check a presigned upload URL's expires (ms) and signature for tenant
  * and object, as given by the client: 0, or 403 with a machine code in
  * *code (invalid_signature, upload_expired). Constant-time. */
@@ -132,6 +151,6 @@ int upload_url_verify(const unsigned char master[CB_KEYLEN], const char *tenant_
 /* Check a signed download URL's token and expires (ms) for an object:
  * 0, or 401 with the reason in *why. Constant-time. */
 int download_url_verify(const unsigned char master[CB_KEYLEN], const char *id,
-    const char *expires, const char *token, const char **why);
+    const char *variant, const char *expires, const char *token, const char **why);
 
 #endif

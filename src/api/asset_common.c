@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 
 #include "api/asset_api.h"
+#include "api/file_api.h"
 #include "cubby/asset.h"
 #include "cubby/crypto.h"
 #include "cubby/server.h"
@@ -92,10 +93,13 @@ asset_render(struct cb_req *r, const struct object *o)
 	if (o->has_sha)
 		hex_encode(hex, o->sha256, 32);
 	json_object_object_add(j, "sha256", o->has_sha ? json_object_new_string(hex) : NULL);
-	/* Derived blobs (thumbnails, previews) are made by media processing;
-	 * until an asset has them, these are null. */
-	json_object_object_add(j, "thumb_url", NULL);
-	json_object_object_add(j, "preview_url", NULL);
+	/* Derived blobs, made by processing: 1-hour signed GETs, or null. */
+	json_object_object_add(j, "thumb_url", str_or_null(o->thumb_key ?
+	    file_variant_url(r, o, "thumb", 3600, NULL) : NULL));
+	json_object_object_add(j, "preview_url", str_or_null(o->preview_key ?
+	    file_variant_url(r, o, "preview", 3600, NULL) : NULL));
+	json_object_object_add(j, "processing_error", str_or_null(o->processing_error));
+	json_object_object_add(j, "media", object_media_json(o, 0));
 	json_object_object_add(j, "created_at", asset_iso(o->created_at));
 	json_object_object_add(j, "updated_at", asset_iso(o->updated_at));
 	return j;

@@ -77,7 +77,9 @@ tenant_or_signed_auth(struct cb_req *r)
 
 	if (tok == NULL && exp_s == NULL)
 		return tenant_route_auth(r);
-	if ((rc = download_url_verify(r->ctx->master, id, exp_s, tok, &why)) != 0)
+	/* A token signs the original or one variant, never another. */
+	if ((rc = download_url_verify(r->ctx->master, id, req_query(r, "variant"), exp_s, tok,
+	    &why)) != 0)
 		return req_fail(r, rc, "unauthorized", "%s", why);
 	if ((db = auth_db(r)) == NULL)
 		return -1;

@@ -14,10 +14,15 @@ struct json_object;
  * context, tags, metadata, processingStatus, workspaceId, createdAt. */
 struct json_object *file_render(struct cb_req *r, const struct object *o);
 
-/* An absolute signed download URL (token + expires) for object id, valid
- * ttl_s seconds; its expiry (ms) into *expires_ms when not NULL. Both
- * dialects hand these out. */
 struct object;
+/* An absolute signed GET of an object's variant ("thumb", "preview";
+ * NULL: the original) valid ttl_s seconds: presigned in its bucket when
+ * it is in one, else the download route with token + expires; its expiry
+ * (ms) into *expires_ms when not NULL. NULL when the object has no such
+ * variant. Both dialects hand these out. */
+const char *file_variant_url(struct cb_req *r, const struct object *o, const char *variant,
+    int64_t ttl_s, int64_t *expires_ms);
+/* The original's (never NULL). */
 const char *file_download_url(struct cb_req *r, const struct object *o, int64_t ttl_s,
     int64_t *expires_ms);
 

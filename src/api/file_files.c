@@ -15,6 +15,7 @@
 #include "cubby/api.h"
 #include "cubby/buf.h"
 #include "cubby/base64.h"
+#include "cubby/asset.h"
 #include "cubby/blob.h"
 #include "cubby/crypto.h"
 #include "cubby/log.h"
@@ -53,9 +54,17 @@ file_render(struct cb_req *r, const struct object *o)
 	json_object_object_add(j, "context", o->context ? json_object_new_string(o->context) : NULL);
 	json_object_object_add(j, "tags", json_or_null(o->tags));
 	json_object_object_add(j, "metadata", json_or_null(o->metadata));
-	json_object_object_add(j, "processingStatus", json_object_new_string(o->processing_status));
+	json_object_object_add(j, "processingStatus", json_object_new_string(object_file_status(o)));
 	json_object_object_add(j, "workspaceId", o->workspace_id ? json_object_new_string(o->workspace_id) : NULL);
 	json_object_object_add(j, "createdAt", json_object_new_string(iso));
+	/* Cubby's additions: what processing made of the file. */
+	json_object_object_add(j, "processingError", o->processing_error ?
+	    json_object_new_string(o->processing_error) : NULL);
+	json_object_object_add(j, "media", object_media_json(o, 1));
+	json_object_object_add(j, "thumbnailUrl", o->thumb_key ? json_object_new_string(arena_printf(r->a,
+	    "%s/api/v1/files/%s/download?variant=thumb", r->ctx->cfg->base_path, o->id)) : NULL);
+	json_object_object_add(j, "previewUrl", o->preview_key ? json_object_new_string(arena_printf(r->a,
+	    "%s/api/v1/files/%s/download?variant=preview", r->ctx->cfg->base_path, o->id)) : NULL);
 	return j;
 }
 
@@ -184,6 +193,8 @@ file_upload_put(struct cb_req *r)
 	struct object obj;
 	unsigned char sha[32], rnd[8];
 	char buf[65536], blob_key[64], rhex[17];
+	unsigned char head[64];
+	size_t headn = 0;
 	int64_t reserved_now = 0;
 	long got;
 	int rc;
@@ -212,13 +223,20 @@ file_upload_put(struct cb_req *r)
 		why = "storage unavailable";
 		goto fail;
 	}
-	while ((got = req_read(r, buf, sizeof buf)) > 0)
+	while ((got = req_read(r, buf, sizeof buf)) > 0) {
+		/* The first bytes say what it is (for processing). */
+		if (headn < sizeof head) {
+			size_t take = sizeof head - headn < (size_t)got ? sizeof head - headn : (size_t)got;
+			memcpy(head + headn, buf, take);
+			headn += take;
+		}
 		if (blob_write(&w, buf, (size_t)got) != 0) {
 			log_err("rid=%s blob write: %s", r->rid, strerror(errno));
 			rc = errno == ENOSPC ? 507 : 500;
 			why = "storage write failed";
 			break;
 		}
+	}
 	if (got < 0 || rc != 0 || w.size != r->content_length) {
 		blob_abort(&w);
 		if (rc == 0) {
@@ -233,7 +251,8 @@ file_upload_put(struct cb_req *r)
 		why = "storage write failed";
 		goto fail;
 	}
-	rc = object_upload_finish(ctx_db(r->ctx), tid, fid, w.size, sha, blob_key);
+	rc = object_upload_finish(ctx_db(r->ctx), tid, fid, w.size, sha, blob_key,
+	    asset_kind_sniff(head, headn));
 	if (rc != 0) {
 		/* Not recorded (another attempt won, or over quota): this
 		 * attempt's blob goes; the winner's stays. */
@@ -384,20 +403,27 @@ file_delete(struct cb_req *r)
 }
 
 const char *
-file_download_url(struct cb_req *r, const struct object *o, int64_t ttl_s,
-    int64_t *expires_ms)
+file_variant_url(struct cb_req *r, const struct object *o, const char *variant,
+    int64_t ttl_s, int64_t *expires_ms)
 {
+	const char *key, *ctype;
 	char tok[65];
 	int64_t exp = now_unix_ms() + ttl_s * 1000;
 
 	if (expires_ms)
 		*expires_ms = exp;
-	if (object_in_bucket(r->ctx->cfg, o) && o->blob_key != NULL) {
+	/* (A variant that is not there has no URL; the original always has
+	 * one: the download route says why when its blob is missing.) */
+	if (object_variant(o, variant, &key, &ctype) != 0 && variant != NULL)
+		return NULL;
+	if (object_in_bucket(r->ctx->cfg, o) && key != NULL) {
 		/* Straight from the bucket: the bytes never pass through. */
+		struct object v = *o;
 		struct buf url;
 		const char *u = NULL;
+		v.blob_key = key;
 		buf_init(&url, 8192);
-		if (object_presign(ctx_db(r->ctx), r->ctx->cfg, r->a, o, "GET", NULL, NULL,
+		if (object_presign(ctx_db(r->ctx), r->ctx->cfg, r->a, &v, "GET", NULL, NULL,
 		    (long)ttl_s, &url) == 0)
 			u = arena_strdup(r->a, buf_cstr(&url));
 		buf_free(&url);
@@ -405,15 +431,25 @@ file_download_url(struct cb_req *r, const struct object *o, int64_t ttl_s,
 			return u;
 		log_err("files: could not sign a download URL for %s", o->id);
 	}
-	download_token(r->ctx->master, o->id, exp, tok);
+	download_token(r->ctx->master, o->id, variant, exp, tok);
+	if (variant != NULL)
+		return arena_printf(r->a, "%s/api/v1/files/%s/download?variant=%s&token=%s&expires=%lld",
+		    req_origin(r), o->id, variant, tok, (long long)exp);
 	return arena_printf(r->a, "%s/api/v1/files/%s/download?token=%s&expires=%lld",
 	    req_origin(r), o->id, tok, (long long)exp);
+}
+
+const char *
+file_download_url(struct cb_req *r, const struct object *o, int64_t ttl_s,
+    int64_t *expires_ms)
+{
+	return file_variant_url(r, o, NULL, ttl_s, expires_ms);
 }
 
 int
 file_signed_url(struct cb_req *r)
 {
-	const char *s = req_query(r, "expiresIn"), *url;
+	const char *s = req_query(r, "expiresIn"), *url, *variant = req_query(r, "variant");
 	struct json_object *o;
 	struct object obj;
 	long long ttl = 3600;
@@ -422,9 +458,12 @@ file_signed_url(struct cb_req *r)
 
 	if (s != NULL && parse_ll(s, 60, 86400, &ttl) != 0)
 		return req_fail(r, 400, "validation_error", "expiresIn must be 60 to 86400 seconds");
+	if (variant != NULL && !object_variant_valid(variant))
+		return req_fail(r, 400, "validation_error", "variant must be thumb or preview");
 	if (load_file(r, &obj) != 0)
 		return -1;
-	url = file_download_url(r, &obj, ttl, &expires);
+	if ((url = file_variant_url(r, &obj, variant, ttl, &expires)) == NULL)
+		return req_fail(r, 404, "file_not_found", "this file has no %s (yet)", variant);
 	fmt_iso8601_ms(iso, sizeof iso, expires);
 	o = json_object_new_object();
 	json_object_object_add(o, "fileId", json_object_new_string(obj.id));
@@ -459,12 +498,21 @@ file_download(struct cb_req *r)
 {
 	struct object o;
 	char etag[70], *disp, buf[65536];
-	const char *inm, *offload;
+	const char *inm, *offload, *variant = req_query(r, "variant"), *ctype;
 	int64_t size, from = 0, to, left;
 	int fd, range, status = 200;
 
+	if (variant != NULL && !object_variant_valid(variant))
+		return req_fail(r, 400, "validation_error", "variant must be thumb or preview");
 	if (load_file(r, &o) != 0)
 		return -1;
+	/* A thumbnail or preview is served as the original is, from its
+	 * own blob (no ETag: the content's hash is the original's). */
+	if (object_variant(&o, variant, &o.blob_key, &ctype) != 0 && variant != NULL)
+		return req_fail(r, 404, "file_not_found", "this file has no %s (yet)", variant);
+	o.content_type = ctype;
+	if (variant != NULL)
+		o.has_sha = 0;
 	if (object_in_bucket(r->ctx->cfg, &o) && o.blob_key != NULL) {
 		/* The bucket serves it (Range included): a short-lived
 		 * presigned GET. Clients follow the redirect (curl: -L). */
@@ -499,7 +547,8 @@ file_download(struct cb_req *r)
 	resp_header(r, "Accept-Ranges", "bytes");
 	resp_header(r, "Cache-Control", "private, max-age=0");
 	/* Names are plain (no quotes, slashes or %); still encode for RFC 6266. */
-	disp = arena_printf(r->a, "attachment; filename=\"%s\"", o.name);
+	disp = variant ? (char *)"inline" :
+	    arena_printf(r->a, "attachment; filename=\"%s\"", o.name);
 	resp_header(r, "Content-Disposition", disp);
 	if (o.has_sha && (inm = req_header(r, "If-None-Match")) != NULL &&
 	    (strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL)) {

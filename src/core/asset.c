@@ -21,6 +21,7 @@
 #include "cubby/config.h"
 #include "cubby/db.h"
 #include "cubby/log.h"
+#include "cubby/media.h"
 #include "cubby/place.h"
 #include "cubby/s3.h"
 #include "cubby/util.h"
@@ -100,10 +101,8 @@ asset_status(const struct object *o)
 	return strcmp(o->state, "failed") == 0 ? "failed" : "pending";
 }
 
-/* The kind a stored blob's first bytes say, or NULL: from the data
- * directory, or a ranged GET of its bucket. */
-static const char *
-sniff_blob(struct db *db, const struct cb_config *cfg, const char *tenant_id,
+const char *
+asset_sniff_blob(struct db *db, const struct cb_config *cfg, const char *tenant_id,
     const char *storage_id, const char *key)
 {
 	unsigned char head[64];
@@ -471,30 +470,6 @@ load_parts(struct db *db, struct arena *a, const char *id, struct part_row **out
 	return (long)n;
 }
 
-static int
-enqueue_process(struct db *db, const char *tenant_id, const char *id)
-{
-	static const char job[] =
-	    "INSERT INTO jobs (kind, payload, run_at, created_at)"
-	    " VALUES ('asset.process', json_object('tenantId', ?1, 'objectId', ?2), ?3, ?3)";
-	static const char mark[] =
-	    "UPDATE objects SET processing_status = 'pending', updated_at = ?3"
-	    " WHERE id = ?1 AND tenant_id = ?2";
-	sqlite3_stmt *st;
-	int rc = 0;
-
-	for (int i = 0; i < 2 && rc == 0; i++) {
-		if ((st = db_prep(db, i ? mark : job)) == NULL)
-			return 500;
-		sqlite3_bind_text(st, i ? 2 : 1, tenant_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, i ? 1 : 2, id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, now_unix_ms());
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
-		sqlite3_reset(st);
-	}
-	return rc;
-}
-
 /* After completion: the kind the bytes say, and processing queued. */
 static int
 settle(struct db *db, const struct cb_config *cfg, const char *tenant_id,
@@ -502,7 +477,7 @@ settle(struct db *db, const struct cb_config *cfg, const char *tenant_id,
 {
 	static const char set_kind[] =
 	    "UPDATE objects SET kind = ?3, upload_id = NULL WHERE id = ?1 AND tenant_id = ?2";
-	const char *kind = sniff_blob(db, cfg, tenant_id, storage_id, blob_key);
+	const char *kind = asset_sniff_blob(db, cfg, tenant_id, storage_id, blob_key);
 	sqlite3_stmt *st;
 	int rc;
 
@@ -516,7 +491,7 @@ settle(struct db *db, const struct cb_config *cfg, const char *tenant_id,
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : 500;
 	sqlite3_reset(st);
 	if (rc == 0)
-		rc = enqueue_process(db, tenant_id, id);
+		rc = media_enqueue(db, tenant_id, id, 0);
 	if (rc == 0 && db_commit(db) != 0)
 		rc = 500;
 	if (rc != 0)
@@ -629,7 +604,7 @@ s3_complete_single(struct db *db, const struct cb_config *cfg, struct arena *a,
 		    " PUT it again", (long long)res.length, (long long)out->size_bytes);
 		return 409;
 	}
-	rc = object_upload_finish(db, tenant_id, id, res.length, NULL, out->blob_key);
+	rc = object_upload_finish(db, tenant_id, id, res.length, NULL, out->blob_key, NULL);
 	if (rc == 409)
 		return 0;       /* another complete won; settled below */
 	return rc ? (*code = "internal_error", *why = "could not record the upload", 500) : 0;
@@ -691,7 +666,7 @@ s3_complete_multipart(struct db *db, const struct cb_config *cfg, struct arena *
 	place_done(&pl);
 	if (rc != 0)
 		return rc;
-	rc = object_upload_finish(db, tenant_id, id, out->size_bytes, NULL, out->blob_key);
+	rc = object_upload_finish(db, tenant_id, id, out->size_bytes, NULL, out->blob_key, NULL);
 	if (rc == 409)
 		FAIL(409, "upload_already_completed", "this upload is completed");
 	return rc ? (*code = "internal_error", *why = "could not record the upload", 500) : 0;
@@ -850,7 +825,7 @@ asset_complete(struct db *db, const struct cb_config *cfg, struct arena *a,
 		FAIL(500, "internal_error", "could not store the upload");
 	}
 	blob_upload_unlock(fd);
-	rc = object_upload_finish(db, tenant_id, id, size, NULL, key);
+	rc = object_upload_finish(db, tenant_id, id, size, NULL, key, NULL);
 	if (rc != 0) {
 		/* Cannot happen short of a database failure (the lock and the
 		 * rename let one completion through); the blob is left for gc. */
@@ -1200,110 +1175,13 @@ asset_reprocess(struct db *db, const char *tenant_id, const char *id)
 	if (rc == 0 && strcmp(o.state, "completed") != 0)
 		rc = 409;
 	if (rc == 0)
-		rc = enqueue_process(db, tenant_id, id);
+		rc = media_enqueue(db, tenant_id, id, 0);
 	if (rc == 0 && db_commit(db) != 0)
 		rc = 500;
 	if (rc != 0)
 		db_rollback(db);
 	arena_free(&a);
 	return rc;
-}
-
-/* ---- jobs ------------------------------------------------------------ */
-
-/* Long enough to hash the largest blob; a job whose worker died is run
- * again after it. */
-#define ASSET_JOB_LEASE_MS (10 * 60 * 1000)
-
-int
-asset_process_due(struct db *db, const struct cb_config *cfg, int limit)
-{
-	static const char pick[] =
-	    "SELECT j.id, o.id, o.tenant_id, o.blob_key, o.sha256 IS NULL, o.storage_id FROM jobs j"
-	    " LEFT JOIN objects o ON o.id = json_extract(j.payload, '$.objectId')"
-	    "  AND o.tenant_id = json_extract(j.payload, '$.tenantId')"
-	    "  AND o.deleted_at IS NULL AND o.state = 'completed'"
-	    " WHERE j.kind = 'asset.process' AND j.state = 'queued' AND j.run_at <= ?1"
-	    " ORDER BY j.run_at LIMIT 1";
-	static const char done[] = "UPDATE jobs SET state = 'done', attempts = attempts + 1 WHERE id = ?1";
-	static const char mark[] =
-	    "UPDATE objects SET kind = coalesce(?3, kind), processing_status = 'completed',"
-	    " sha256 = coalesce(sha256, ?5), updated_at = ?4"
-	    " WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL AND blob_key = ?6";
-	int ran = 0;
-
-	while (ran < limit) {
-		sqlite3_stmt *st = db_prep(db, pick);
-		char oid[37] = "", tid[37] = "", key[80] = "", sid[37] = "";
-		const char *kind = NULL;
-		unsigned char sha[32];
-		int64_t jid;
-		int rc, need_sha = 0, have_sha = 0;
-
-		if (st == NULL)
-			return -1;
-		sqlite3_bind_int64(st, 1, now_unix_ms());
-		rc = sqlite3_step(st);
-		if (rc != SQLITE_ROW) {
-			sqlite3_reset(st);
-			return rc == SQLITE_DONE ? ran : -1;
-		}
-		jid = sqlite3_column_int64(st, 0);
-		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
-			strlcpy_cb(oid, (const char *)sqlite3_column_text(st, 1), sizeof oid);
-			strlcpy_cb(tid, (const char *)sqlite3_column_text(st, 2), sizeof tid);
-			if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-				strlcpy_cb(key, (const char *)sqlite3_column_text(st, 3), sizeof key);
-			need_sha = sqlite3_column_int(st, 4);
-			if (sqlite3_column_type(st, 5) != SQLITE_NULL)
-				strlcpy_cb(sid, (const char *)sqlite3_column_text(st, 5), sizeof sid);
-		}
-		sqlite3_reset(st);
-		/* Another pool's jobs worker may have picked it meanwhile. */
-		if ((rc = db_job_claim(db, jid, ASSET_JOB_LEASE_MS)) <= 0) {
-			if (rc < 0)
-				return -1;
-			continue;
-		}
-		/* What processing exists today: the kind, read from the bytes,
-		 * and the SHA-256 of a multipart upload. (Thumbnails and
-		 * previews join here.) */
-		if (*key) {
-			int bucket = *sid || blob_on_s3(cfg);
-			kind = sniff_blob(db, cfg, tid, *sid ? sid : NULL, key);
-			/* (Blobs in a bucket are not read back to hash them.) */
-			if (need_sha && !bucket && blob_hash(cfg, key, sha) == 0)
-				have_sha = 1;
-			else if (need_sha && !bucket)
-				log_warn("asset: hashing %s: %s", key, strerror(errno));
-		}
-		if (db_begin(db) != 0)
-			return -1;
-		rc = 0;
-		if (*oid && (st = db_prep(db, mark)) != NULL) {
-			sqlite3_bind_text(st, 1, oid, -1, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, tid, -1, SQLITE_STATIC);
-			if (kind)
-				sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 4, now_unix_ms());
-			if (have_sha)
-				sqlite3_bind_blob(st, 5, sha, 32, SQLITE_STATIC);
-			sqlite3_bind_text(st, 6, key, -1, SQLITE_STATIC);
-			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-			sqlite3_reset(st);
-		}
-		if (rc == 0 && (st = db_prep(db, done)) != NULL) {
-			sqlite3_bind_int64(st, 1, jid);
-			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-			sqlite3_reset(st);
-		}
-		if (rc != 0 || db_commit(db) != 0) {
-			db_rollback(db);
-			return -1;
-		}
-		ran++;
-	}
-	return ran;
 }
 
 int

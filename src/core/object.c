@@ -16,6 +16,8 @@
 #include "cubby/crypto.h"
 #include "cubby/db.h"
 #include "cubby/log.h"
+#include "cubby/media.h"
+#include "cubby/asset.h"
 #include "cubby/object.h"
 #include "cubby/place.h"
 #include "cubby/s3.h"
@@ -55,12 +57,78 @@ upload_url_sign(const unsigned char master[CB_KEYLEN], const char *tenant_id,
 
 void
 download_token(const unsigned char master[CB_KEYLEN], const char *id,
-    int64_t expires_ms, char hex[65])
+    const char *variant, int64_t expires_ms, char hex[65])
 {
-	char msg[96];
+	char msg[128];
 
-	snprintf(msg, sizeof msg, "GET\n%s\n%lld", id, (long long)expires_ms);
+	/* The original is signed as it always was; a variant by name. */
+	if (variant != NULL)
+		snprintf(msg, sizeof msg, "GET\n%s/%s\n%lld", id, variant, (long long)expires_ms);
+	else
+		snprintf(msg, sizeof msg, "GET\n%s\n%lld", id, (long long)expires_ms);
 	sign(master, DOWNLOAD_LABEL, msg, hex);
+}
+
+int
+object_variant_valid(const char *variant)
+{
+	return variant != NULL && (strcmp(variant, "thumb") == 0 ||
+	    strcmp(variant, "preview") == 0);
+}
+
+int
+object_variant(const struct object *o, const char *variant, const char **key,
+    const char **content_type)
+{
+	struct json_object *m, *t;
+	const char *field;
+
+	if (variant == NULL) {
+		*key = o->blob_key;
+		*content_type = o->content_type;
+		return o->blob_key ? 0 : -1;
+	}
+	*key = strcmp(variant, "thumb") == 0 ? o->thumb_key :
+	    strcmp(variant, "preview") == 0 ? o->preview_key : NULL;
+	if (*key == NULL)
+		return -1;
+	/* The processor writes WebP or JPEG and says which. */
+	field = strcmp(variant, "thumb") == 0 ? "thumb_type" : "preview_type";
+	*content_type = "image/jpeg";
+	if (o->media && (m = json_tokener_parse(o->media)) != NULL) {
+		if (json_object_object_get_ex(m, field, &t) &&
+		    strcmp(json_object_get_string(t), "image/webp") == 0)
+			*content_type = "image/webp";
+		json_object_put(m);
+	}
+	return 0;
+}
+
+struct json_object *
+object_media_json(const struct object *o, int camel)
+{
+	static const char *const names[][2] = {
+		{ "width", "width" }, { "height", "height" },
+		{ "duration_ms", "durationMs" }, { "codec", "codec" },
+		{ "format", "format" }, { "captured_at", "capturedAt" },
+	};
+	struct json_object *m, *out, *v;
+
+	if (o->media == NULL || (m = json_tokener_parse(o->media)) == NULL)
+		return NULL;
+	out = json_object_new_object();
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (json_object_object_get_ex(m, names[i][0], &v))
+			json_object_object_add(out, names[i][camel ? 1 : 0], json_object_get(v));
+	json_object_put(m);
+	return out;
+}
+
+const char *
+object_file_status(const struct object *o)
+{
+	/* The file API knows pending, completed and failed. */
+	return strcmp(o->processing_status, "skipped") == 0 ? "completed" : o->processing_status;
 }
 
 static int
@@ -92,7 +160,7 @@ upload_url_verify(const unsigned char master[CB_KEYLEN], const char *tenant_id,
 
 int
 download_url_verify(const unsigned char master[CB_KEYLEN], const char *id,
-    const char *expires, const char *token, const char **why)
+    const char *variant, const char *expires, const char *token, const char **why)
 {
 	long long exp;
 	char expect[65];
@@ -101,7 +169,9 @@ download_url_verify(const unsigned char master[CB_KEYLEN], const char *id,
 	if (token == NULL || expires == NULL || !uuid_valid(id) ||
 	    parse_ll(expires, 0, INT64_MAX, &exp) != 0)
 		return 401;
-	download_token(master, id, exp, expect);
+	if (variant != NULL && object_variant_valid(variant) != 1)
+		return 401;
+	download_token(master, id, variant, exp, expect);
 	if (!signature_ok(token, expect))
 		return 401;
 	if (exp <= now_unix_ms()) {
@@ -237,6 +307,8 @@ object_row(struct arena *a, sqlite3_stmt *st, struct object *o)
 	o->thumb_key = text_or_null(a, st, 24);
 	o->preview_key = text_or_null(a, st, 25);
 	o->storage_id = text_or_null(a, st, 26);
+	o->media = text_or_null(a, st, 27);
+	o->processing_error = text_or_null(a, st, 28);
 }
 
 int
@@ -499,13 +571,14 @@ object_upload_begin(struct db *db, struct arena *a, const char *tenant_id,
 
 int
 object_upload_finish(struct db *db, const char *tenant_id, const char *id,
-    int64_t size, const unsigned char sha[32], const char *blob_key)
+    int64_t size, const unsigned char sha[32], const char *blob_key, const char *kind)
 {
 	static const char sql[] =
 	    "UPDATE objects SET state = 'completed', processing_status = 'completed',"
 	    " size_bytes = ?3, reserved_bytes = ?3, sha256 = ?4, blob_key = ?5,"
-	    " updated_at = ?6, upload_expires_at = NULL"
+	    " updated_at = ?6, upload_expires_at = NULL, kind = coalesce(?7, kind)"
 	    " WHERE id = ?1 AND tenant_id = ?2 AND state = 'pending' AND deleted_at IS NULL";
+	int media = media_kind(kind);
 	struct arena a;
 	struct object o;
 	sqlite3_stmt *st;
@@ -535,11 +608,15 @@ object_upload_finish(struct db *db, const char *tenant_id, const char *id,
 				sqlite3_bind_blob(st, 4, sha, 32, SQLITE_STATIC);
 			sqlite3_bind_text(st, 5, blob_key, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 6, now_unix_ms());
+			if (kind)
+				sqlite3_bind_text(st, 7, kind, -1, SQLITE_STATIC);
 			/* The webhook is queued in the same transaction: a
-			 * completed upload never loses its event. */
+			 * completed upload never loses its event. Media is
+			 * processed first; processing sends it. */
 			if (sqlite3_step(st) == SQLITE_DONE &&
 			    object_counts(db, tenant_id, o.workspace_id, 1, size) == 0 &&
-			    (o.webhook_url == NULL ||
+			    (media ? media_enqueue(db, tenant_id, id, o.webhook_url != NULL) == 0 :
+			    o.webhook_url == NULL ||
 			    webhook_enqueue(db, "file.uploaded", tenant_id, id) == 0) &&
 			    db_commit(db) == 0)
 				rc = 0;
@@ -807,7 +884,8 @@ object_direct_check(struct db *db, const struct cb_config *cfg,
 	 * race that PUT); what is still there at expiry is removed then. */
 	if ((o.size_bytes >= 0 && res.length != o.size_bytes) || res.length > FILE_MAX_BYTES)
 		goto out;
-	rc = object_upload_finish(db, tenant_id, id, res.length, NULL, o.blob_key);
+	rc = object_upload_finish(db, tenant_id, id, res.length, NULL, o.blob_key,
+	    asset_sniff_blob(db, cfg, tenant_id, o.storage_id, o.blob_key));
 	if (rc == 0 || rc == 409) {
 		rc = 0;
 		*done = 1;

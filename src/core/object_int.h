@@ -17,15 +17,17 @@ struct db;
 #define OBJ_COLS "id, tenant_id, workspace_id, name, content_type, context, tags," \
 	" metadata, size_bytes, reserved_bytes, sha256, state, processing_status," \
 	" webhook_url, created_at, updated_at, upload_expires_at, deleted_at, blob_key," \
-	" kind, labels, upload_id, part_size, part_count, thumb_key, preview_key, storage_id"
+	" kind, labels, upload_id, part_size, part_count, thumb_key, preview_key, storage_id,"\
+	" media, processing_error"
 /* How many: a column selected after them is at this index. */
-#define OBJ_NCOLS 27
+#define OBJ_NCOLS 29
 /* The same, each prefixed with "o." for joins. */
 #define OBJ_COLS_O "o.id, o.tenant_id, o.workspace_id, o.name, o.content_type, o.context," \
 	" o.tags, o.metadata, o.size_bytes, o.reserved_bytes, o.sha256, o.state," \
 	" o.processing_status, o.webhook_url, o.created_at, o.updated_at," \
 	" o.upload_expires_at, o.deleted_at, o.blob_key, o.kind, o.labels, o.upload_id," \
-	" o.part_size, o.part_count, o.thumb_key, o.preview_key, o.storage_id"
+	" o.part_size, o.part_count, o.thumb_key, o.preview_key, o.storage_id,"\
+	" o.media, o.processing_error"
 
 /* Take n bytes from the tenant's and the workspace's quota: 0, 403 when
  * either would pass it, 500. */

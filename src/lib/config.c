@@ -71,6 +71,17 @@ static const struct ckey keys[] = {
 	{ "cors_max_age",    C_INT,  F(cors_max_age),    "600", 0, 86400 },
 	{ "download_offload", C_STR, F(download_offload), "off", 0, 0 },
 	{ "accel_prefix",    C_STR,  F(accel_prefix),    "/_cubby_blobs", 0, 0 },
+	{ "media",           C_BOOL, F(media),           "on", 0, 1 },
+	{ "media_workers",   C_INT,  F(media_workers),   "0", 0, 64 },
+	{ "media_timeout",   C_INT,  F(media_timeout),   "120", 1, 86400 },
+	{ "media_max_pixels", C_INT, F(media_max_pixels), "100000000", 1, 1LL << 40 },
+	{ "media_memory",    C_SIZE, F(media_memory),    "2g", 0, 1LL << 50 },
+	{ "media_max_bytes", C_SIZE, F(media_max_bytes), "1g", 1, 1LL << 50 },
+	{ "thumb_size",      C_INT,  F(thumb_size),      "320", 16, 4096 },
+	{ "preview_size",    C_INT,  F(preview_size),    "1600", 16, 8192 },
+	{ "media_helper",    C_STR,  F(media_helper),    "", 0, 0 },
+	{ "ffmpeg",          C_STR,  F(ffmpeg),          "ffmpeg", 0, 0 },
+	{ "ffprobe",         C_STR,  F(ffprobe),         "ffprobe", 0, 0 },
 };
 #undef F
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include "cubby/config.h"
 #include "cubby/db.h"
 #include "cubby/kv.h"
+#include "cubby/media.h"
 #include "cubby/object.h"
 #include "cubby/place.h"
 #include "cubby/webhook.h"
@@ -24,6 +26,7 @@
 #include <curl/curl.h>
 #include "cubby/log.h"
 #include "cubby/pool.h"
+#include "cubby/util.h"
 #include "cubby/server.h"
 
 #define SWEEP_EVERY 20  /* ticks (250 ms) between sweeps of expired keys and uploads */
@@ -32,10 +35,12 @@ void
 jobs_main(const struct cb_config *cfg, int slot)
 {
 	struct cb_ctx ctx;
-	struct timespec tick = { 0, 250 * 1000000L };
+	struct timespec tick = { 0, 250 * 1000000L }, zero = { 0, 0 };
+	struct media_pool *media;
 	char err[512];
 	sigset_t set;
 	unsigned long ticks = 0;
+	int64_t next_tick = 0;
 
 #ifdef __linux__
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -56,14 +61,36 @@ jobs_main(const struct cb_config *cfg, int slot)
 	} else
 		log_err("jobs: %s", err);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	media = media_pool_new(cfg);
 	for (;;) {
-		int sig = sigtimedwait(&set, NULL, &tick);
+		struct pollfd pfd[16];
+		int sig, np = media ? media_pollfds(media, pfd, 16) : 0;
+
+		/* Idle, a quarter-second tick; while processors work, their
+		 * answers wake it too. */
+		if (np > 0) {
+			if (poll(pfd, (nfds_t)np, 250) < 0 && errno != EINTR)
+				log_warn("jobs: poll: %s", strerror(errno));
+			sig = sigtimedwait(&set, NULL, &zero);
+		} else {
+			sig = sigtimedwait(&set, NULL, &tick);
+		}
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		if (sig < 0 && errno != EAGAIN && errno != EINTR) {
 			log_err("jobs: sigtimedwait: %s", strerror(errno));
 			break;
 		}
+		if (media && ctx_db(&ctx) != NULL) {
+			if (media_collect(media, ctx.db) < 0)
+				log_warn("jobs: media: %s", db_errmsg(ctx.db));
+			if (media_dispatch(media, ctx.db) < 0)
+				log_warn("jobs: media: %s", db_errmsg(ctx.db));
+		}
+		/* The rest keeps the tick, however often answers wake us. */
+		if (now_unix_ms() < next_tick)
+			continue;
+		next_tick = now_unix_ms() + 250;
 		/* Jobs whose jobs worker died (here or in another pool on
 		 * this database) go back in the queue when their lease ends. */
 		if (ticks % SWEEP_EVERY == 0 && ctx_db(&ctx) != NULL &&
@@ -77,8 +104,6 @@ jobs_main(const struct cb_config *cfg, int slot)
 		if (ctx.db != NULL && ticks % 4 == 0 &&
 		    object_direct_poll(ctx.db, cfg, 50) < 0)
 			log_warn("jobs: direct uploads: %s", db_errmsg(ctx.db));
-		if (ctx.db != NULL && asset_process_due(ctx.db, cfg, 20) < 0)
-			log_warn("jobs: asset processing: %s", db_errmsg(ctx.db));
 		if (ctx.db != NULL && ++ticks % SWEEP_EVERY == 0) {
 			/* Expired KV keys are invisible already; this frees them. */
 			int n;
@@ -104,6 +129,7 @@ jobs_main(const struct cb_config *cfg, int slot)
 				log_warn("jobs: parts sweep failed: %s", db_errmsg(ctx.db));
 		}
 	}
+	media_pool_free(media);
 	db_close(ctx.db);
 	curl_global_cleanup();
 	_exit(0);

@@ -34,7 +34,7 @@ struct db {
 	struct cache_ent cache[STMT_CACHE];
 };
 
-const int db_schema_latest = 7;
+const int db_schema_latest = 8;     /* the number of steps in migrations.c */
 
 int
 db_open(const struct cb_config *cfg, int flags, struct db **out, char *err,

@@ -242,6 +242,12 @@ const char *const db_migrations[] = {
 	"CREATE INDEX objects_storage ON objects(storage_id) WHERE storage_id IS NOT NULL;"
 	"CREATE INDEX objects_failed_blobs ON objects(id)"
 	"  WHERE state = 'failed' AND blob_key IS NOT NULL;",
+
+	/* 8: media processing: what the processor read from the bytes
+	 * (JSON: width, height, duration_ms, codec, captured_at) and, when
+	 * it failed or could not run, why. */
+	"ALTER TABLE objects ADD COLUMN media TEXT;"
+	"ALTER TABLE objects ADD COLUMN processing_error TEXT;",
 };
 
 const int db_nmigrations = sizeof db_migrations / sizeof db_migrations[0];

@@ -1,0 +1,376 @@
+// media.test.mjs - processing through lighttpd and nginx with the real
+// cubby-media (libvips, ffprobe, ffmpeg): thumbnails and previews of
+// images (EXIF orientation applied, capture time read) and of a video
+// (poster frame, duration, codec), both dialects, signed thumb/preview
+// URLs that work and expire, reprocess, delete; and the files that must
+// not hurt: truncated, a decompression bomb, zero bytes, a PDF named
+// .jpg, an unreadable video, a processor that crashes or stalls on a file.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Stack, eachFront, sleep, bin } from './harness.mjs';
+
+const stack = new Stack({ config: { media_max_pixels: '50000000' } });
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cubby-media-'));
+before(() => stack.start());
+after(async () => { await stack.stop(); fs.rmSync(work, { recursive: true, force: true }); });
+
+let seq = 0;
+const uniq = (p) => `${p}-${process.pid}-${++seq}`;
+const dbPath = (s = stack) => path.join(s.dirs.localstatedir, 'lib/cubby/cubby.db');
+const sql = (q, s = stack) => spawnSync('sqlite3', [dbPath(s), q], { encoding: 'utf8' }).stdout.trim();
+const blobFile = (key, s = stack) => path.join(s.dirs.localstatedir, 'lib/cubby/blobs', key.slice(0, 2), key.slice(2, 4), key);
+const uuidOf = (ext) => ext.slice(4).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+const vips = (...a) => run('vips', a);
+const header = (file) => {
+  const m = /: (\d+)x(\d+) /.exec(run('vipsheader', [file]));
+  return [Number(m[1]), Number(m[2])];
+};
+const pixel = (file, x, y) => Number(run('vips', ['getpoint', file, String(x), String(y)]).trim().split(/\s+/)[0]);
+
+// A JPEG's EXIF segment (little-endian TIFF): Orientation and
+// DateTimeOriginal, inserted after SOI.
+function withExif(jpeg, orientation, when) {
+  const t = Buffer.alloc(76);
+  t.write('II', 0); t.writeUInt16LE(42, 2); t.writeUInt32LE(8, 4);
+  t.writeUInt16LE(2, 8);                                        // IFD0: 2 entries
+  t.writeUInt16LE(0x0112, 10); t.writeUInt16LE(3, 12); t.writeUInt32LE(1, 14); t.writeUInt16LE(orientation, 18);
+  t.writeUInt16LE(0x8769, 22); t.writeUInt16LE(4, 24); t.writeUInt32LE(1, 26); t.writeUInt32LE(38, 30);
+  t.writeUInt32LE(0, 34);                                       // no next IFD
+  t.writeUInt16LE(1, 38);                                       // Exif IFD: 1 entry
+  t.writeUInt16LE(0x9003, 40); t.writeUInt16LE(2, 42); t.writeUInt32LE(20, 44); t.writeUInt32LE(56, 48);
+  t.writeUInt32LE(0, 52);
+  t.write(when + '\0', 56, 'latin1');
+  const payload = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), t]);
+  const seg = Buffer.alloc(4); seg.writeUInt16BE(0xffe1, 0); seg.writeUInt16BE(payload.length + 2, 2);
+  return Buffer.concat([jpeg.subarray(0, 2), seg, payload, jpeg.subarray(2)]);
+}
+
+// CRC-32 (PNG chunks; zlib.crc32 is not in every node this runs on).
+const crcTable = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
+function crc32(buf) { let c = 0xffffffff; for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; }
+function chunk(type, data) {
+  const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
+}
+// A PNG that says it is 100000 x 100000 pixels and is a few dozen bytes.
+function bombPng() {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(100000, 0); ihdr.writeUInt32BE(100000, 4); ihdr[8] = 8; ihdr[9] = 2;
+  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr),
+    chunk('IDAT', Buffer.from('789c030000000001', 'hex')), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const fixtures = {};
+before(() => {
+  const f = (n) => path.join(work, n);
+  // 400 x 200, left half white, right half black; EXIF says rotate 90°
+  // clockwise (orientation 6): upright it is 200 x 400, white on top.
+  vips('black', f('b.v'), '200', '200', '--bands', '3');
+  vips('linear', f('b.v'), f('w.v'), '1', '255');
+  vips('join', f('w.v'), f('b.v'), f('lr.v'), 'horizontal');
+  vips('copy', f('lr.v'), f('lr.jpg'));
+  fixtures.exif = withExif(fs.readFileSync(f('lr.jpg')), 6, '2021:07:04 12:34:56');
+  // 3000 x 2000, to be scaled down to 1600 x 1067 and 320 x 213
+  vips('gaussnoise', f('n.v'), '3000', '2000');
+  vips('cast', f('n.v'), f('n8.v'), 'uchar');
+  vips('copy', f('n8.v'), f('big.jpg'));
+  fixtures.big = fs.readFileSync(f('big.jpg'));
+  // with alpha: the preview stays WebP
+  vips('black', f('a.v'), '64', '48', '--bands', '4');
+  vips('copy', f('a.v'), f('alpha.png'));
+  fixtures.alpha = fs.readFileSync(f('alpha.png'));
+  vips('copy', f('lr.v'), f('lr.gif'));
+  fixtures.gif = fs.readFileSync(f('lr.gif'));
+  vips('copy', f('lr.v'), f('lr.webp'));
+  fixtures.webp = fs.readFileSync(f('lr.webp'));
+  fixtures.truncated = fixtures.big.subarray(0, Math.floor(fixtures.big.length / 2));
+  fixtures.bomb = bombPng();
+  fixtures.pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n');
+  // 3 s of a test pattern, 320 x 240, H.264 in MP4
+  run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10', '-t', '3',
+    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', f('clip.mp4')]);
+  fixtures.video = fs.readFileSync(f('clip.mp4'));
+  fixtures.badVideo = Buffer.concat([fixtures.video.subarray(0, 32), Buffer.alloc(4000, 0x5a)]);
+});
+
+async function req(base, method, p, { key, body, headers = {} } = {}) {
+  const h = { ...headers };
+  if (key) h.Authorization = `Bearer ${key}`;
+  if (body !== undefined && !(body instanceof Uint8Array) && typeof body !== 'string') { h['Content-Type'] = 'application/json'; body = JSON.stringify(body); }
+  const r = await fetch(/^https?:/.test(p) ? p : base + p, { method, headers: h, body, redirect: 'manual' });
+  const buf = Buffer.from(await r.arrayBuffer());
+  let json;
+  try { json = JSON.parse(buf.toString()); } catch { json = undefined; }
+  return { status: r.status, headers: r.headers, json, buf, text: buf.toString() };
+}
+
+async function account(base, s = stack) {
+  const r = await req(base, 'POST', '/api/v1/admin/tenants', { key: s.adminKey, body: { name: uniq('media') } });
+  assert.equal(r.status, 201, r.text);
+  return r.json.apiKey;
+}
+
+async function upload(base, key, bytes, filename = 'x.jpg', ctype = 'image/jpeg') {
+  const c = await req(base, 'POST', '/v1/assets', { key, body: { filename, content_type: ctype, size_bytes: bytes.length } });
+  assert.equal(c.status, 201, c.text);
+  const up = c.json.data.upload;
+  assert.equal((await req(base, up.method, up.url, { body: bytes, headers: up.headers })).status, 200);
+  const done = await req(base, 'POST', `/v1/assets/${c.json.data.asset.id}/complete`, { key });
+  assert.equal(done.status, 200, done.text);
+  return done.json.data.id;
+}
+
+async function settled(base, key, id, ms = 30000) {
+  for (let t = 0; t < ms; t += 100) {
+    const g = await req(base, 'GET', `/v1/assets/${id}`, { key });
+    assert.equal(g.status, 200, g.text);
+    if (g.json.data.processing_status !== 'pending') return g.json.data;
+    await sleep(100);
+  }
+  assert.fail(`asset ${id} still pending after ${ms} ms`);
+}
+
+async function fetchTo(url, name) {
+  const r = await fetch(url);
+  assert.equal(r.status, 200, `${url}: ${r.status}`);
+  const file = path.join(work, name);
+  fs.writeFileSync(file, Buffer.from(await r.arrayBuffer()));
+  return { file, type: r.headers.get('content-type') };
+}
+
+test('an image: thumbnail and preview upright, EXIF capture time, signed URLs', (t) => eachFront(t, stack, async (f) => {
+  const key = await account(f.base);
+  const id = await upload(f.base, key, fixtures.exif, 'portrait.jpg');
+  const a = await settled(f.base, key, id);
+  assert.equal(a.processing_status, 'completed', JSON.stringify(a));
+  assert.equal(a.processing_error, null);
+  assert.equal(a.status, 'active');
+  assert.equal(a.type, 'image');
+  assert.deepEqual(a.media, { width: 200, height: 400, format: 'jpeg', captured_at: '2021-07-04T12:34:56' });
+  assert.match(a.thumb_url, /variant=thumb&token=[0-9a-f]{64}&expires=\d+$/);
+  assert.match(a.preview_url, /variant=preview&token=/);
+  const th = await fetchTo(a.thumb_url, `t-${f.name}.webp`);
+  assert.equal(th.type, 'image/webp');
+  assert.deepEqual(header(th.file), [160, 320], 'upright, 320 px on the long edge');
+  assert.ok(pixel(th.file, 80, 20) > 200, 'the white half is on top');
+  assert.ok(pixel(th.file, 80, 300) < 50, 'the black half below');
+  const pv = await fetchTo(a.preview_url, `p-${f.name}.jpg`);
+  assert.equal(pv.type, 'image/jpeg');
+  assert.deepEqual(header(pv.file), [200, 400], 'not upscaled past the original');
+  // the URL is for that variant only: another variant's name, a changed
+  // token or an expired time are refused
+  const swapped = a.thumb_url.replace('variant=thumb', 'variant=preview');
+  assert.equal((await req(f.base, 'GET', swapped)).status, 401);
+  assert.equal((await req(f.base, 'GET', a.thumb_url.replace(/variant=thumb&/, ''))).status, 401);
+  assert.equal((await req(f.base, 'GET', a.thumb_url.replace('variant=thumb', 'variant=other'))).status, 401);
+  const exp = Number(/expires=(\d+)/.exec(a.thumb_url)[1]);
+  assert.ok(exp > Date.now() + 3500e3 && exp <= Date.now() + 3600e3, 'an hour');
+  assert.equal((await req(f.base, 'GET', a.thumb_url.replace(/expires=\d+/, `expires=${exp - 1}`))).status, 401);
+  // the file API serves the same with a key, and signs a variant on demand
+  const fid = uuidOf(id);
+  const file = (await req(f.base, 'GET', `/api/v1/files/${fid}`, { key })).json;
+  assert.equal(file.processingStatus, 'completed');
+  assert.deepEqual(file.media, { width: 200, height: 400, format: 'jpeg', capturedAt: '2021-07-04T12:34:56' });
+  assert.equal(file.thumbnailUrl, `/api/v1/files/${fid}/download?variant=thumb`);
+  assert.equal((await req(f.base, 'GET', `/api/v1/files/${fid}/download?variant=other`, { key })).status, 400);
+  const viaKey = await req(f.base, 'GET', file.thumbnailUrl, { key });
+  assert.equal(viaKey.status, 200);
+  assert.equal(viaKey.headers.get('content-type'), 'image/webp');
+  assert.equal(viaKey.headers.get('content-disposition'), 'inline');
+  const s = await req(f.base, 'GET', `/api/v1/files/${fid}/signed-url?variant=preview&expiresIn=60`, { key });
+  assert.equal(s.status, 200, s.text);
+  assert.match(s.json.url, /variant=preview/);
+  assert.equal((await req(f.base, 'GET', s.json.url)).status, 200);
+  // expired: a URL signed for 60 s, its clock moved back (re-signed by
+  // the server only): the one that was minted still works now, and the
+  // token does not carry over to a past expiry
+  assert.equal((await req(f.base, 'GET', s.json.url.replace(/expires=\d+/, 'expires=1000'))).status, 401);
+}));
+
+test('sizes and formats: a large JPEG shrinks, alpha stays WebP, GIF and WebP read', (t) => eachFront(t, stack, async (f) => {
+  const key = await account(f.base);
+  const big = await settled(f.base, key, await upload(f.base, key, fixtures.big, 'big.jpg'));
+  assert.equal(big.processing_status, 'completed', JSON.stringify(big));
+  assert.deepEqual([big.media.width, big.media.height], [3000, 2000]);
+  assert.equal(big.media.captured_at, undefined);
+  assert.deepEqual(header((await fetchTo(big.thumb_url, 'bt.webp')).file), [320, 213]);
+  assert.deepEqual(header((await fetchTo(big.preview_url, 'bp.jpg')).file), [1600, 1067]);
+  const al = await settled(f.base, key, await upload(f.base, key, fixtures.alpha, 'a.png', 'image/png'));
+  assert.equal(al.processing_status, 'completed', JSON.stringify(al));
+  assert.equal(al.media.format, 'png');
+  assert.equal((await fetchTo(al.preview_url, 'ap')).type, 'image/webp');
+  for (const [bytes, fmt] of [[fixtures.gif, 'gif'], [fixtures.webp, 'webp']]) {
+    const x = await settled(f.base, key, await upload(f.base, key, bytes, `x.${fmt}`, `image/${fmt}`));
+    assert.equal(x.processing_status, 'completed', JSON.stringify(x));
+    assert.equal(x.media.format, fmt);
+    assert.deepEqual(header((await fetchTo(x.thumb_url, `x-${fmt}`)).file), [320, 160]);
+  }
+}));
+
+test('a video: duration, dimensions, codec, a poster thumbnail; audio kinds fall back', (t) => eachFront(t, stack, async (f) => {
+  const key = await account(f.base);
+  const v = await settled(f.base, key, await upload(f.base, key, fixtures.video, 'clip.mp4', 'video/mp4'));
+  assert.equal(v.processing_status, 'completed', JSON.stringify(v));
+  assert.equal(v.type, 'video');
+  assert.equal(v.media.width, 320);
+  assert.equal(v.media.height, 240);
+  assert.equal(v.media.codec, 'h264');
+  assert.ok(Math.abs(v.media.duration_ms - 3000) < 150, `duration ${v.media.duration_ms}`);
+  const th = await fetchTo(v.thumb_url, `vt-${f.name}`);
+  assert.equal(th.type, 'image/webp');
+  assert.deepEqual(header(th.file), [320, 240]);
+  // an unreadable video fails with ffprobe's reason; the asset stays
+  const bad = await settled(f.base, key, await upload(f.base, key, fixtures.badVideo, 'bad.mp4', 'video/mp4'));
+  assert.equal(bad.processing_status, 'failed');
+  assert.match(bad.processing_error, /not a readable video/);
+  assert.equal(bad.status, 'active');
+  assert.equal(bad.thumb_url, null);
+}));
+
+test('bad input: truncated, a bomb, zero bytes, a PDF named .jpg; each settles with a reason and the processor carries on', (t) => eachFront(t, stack, async (f) => {
+  const key = await account(f.base);
+  const started = Date.now();
+  const tr = await settled(f.base, key, await upload(f.base, key, fixtures.truncated, 'cut.jpg'));
+  assert.equal(tr.processing_status, 'failed');
+  assert.match(tr.processing_error, /could not decode the image: .*(end of|truncat)/i);
+  assert.equal(tr.thumb_url, null);
+  const bomb = await settled(f.base, key, await upload(f.base, key, fixtures.bomb, 'bomb.png', 'image/png'));
+  assert.equal(bomb.processing_status, 'failed');
+  assert.equal(bomb.processing_error, 'the image is 100000x100000, more than the 50000000 pixels allowed');
+  assert.deepEqual(bomb.media, { width: 100000, height: 100000, format: 'png' });
+  const zero = await settled(f.base, key, await upload(f.base, key, Buffer.alloc(0), 'empty.jpg'));
+  assert.equal(zero.processing_status, 'completed');
+  assert.equal(zero.type, 'file');
+  const pdf = await settled(f.base, key, await upload(f.base, key, fixtures.pdf, 'invoice.jpg'));
+  assert.equal(pdf.type, 'file', 'typed by its bytes, not its name');
+  assert.equal(pdf.processing_status, 'completed');
+  assert.equal(pdf.thumb_url, null);
+  assert.ok(Date.now() - started < 30000, 'all within the time limit');
+  // and the next good file is processed
+  const ok = await settled(f.base, key, await upload(f.base, key, fixtures.exif));
+  assert.equal(ok.processing_status, 'completed');
+}));
+
+test('reprocess makes new derived blobs and removes the old; delete removes them all', (t) => eachFront(t, stack, async (f) => {
+  const key = await account(f.base);
+  const id = await upload(f.base, key, fixtures.exif);
+  await settled(f.base, key, id);
+  const uuid = uuidOf(id);
+  const [t1, p1] = sql(`SELECT thumb_key, preview_key FROM objects WHERE id='${uuid}'`).split('|');
+  assert.ok(fs.existsSync(blobFile(t1)) && fs.existsSync(blobFile(p1)));
+  const rp = await req(f.base, 'POST', `/v1/assets/${id}/reprocess`, { key });
+  assert.equal(rp.status, 202, rp.text);
+  const a = await settled(f.base, key, id);
+  assert.equal(a.processing_status, 'completed');
+  const [t2, p2] = sql(`SELECT thumb_key, preview_key FROM objects WHERE id='${uuid}'`).split('|');
+  assert.notEqual(t2, t1);
+  assert.ok(!fs.existsSync(blobFile(t1)) && !fs.existsSync(blobFile(p1)), 'the old ones are gone');
+  assert.ok(fs.existsSync(blobFile(t2)) && fs.existsSync(blobFile(p2)));
+  assert.equal((await req(f.base, 'DELETE', `/v1/assets/${id}`, { key })).status, 200);
+  assert.ok(!fs.existsSync(blobFile(t2)) && !fs.existsSync(blobFile(p2)), 'delete takes the derived blobs');
+  assert.equal((await req(f.base, 'GET', a.thumb_url)).status, 404);
+}));
+
+test('the file API: processingStatus, and file.uploaded sent once processing is done', (t) => eachFront(t, stack, async (f) => {
+  const key = await account(f.base);
+  const r = await req(f.base, 'POST', '/api/v1/upload/request', { key, body: { fileType: 'image/jpeg', fileName: 'r.jpg', fileSize: fixtures.exif.length } });
+  assert.equal(r.status, 200, r.text);
+  const put = await req(f.base, 'PUT', r.json.presignedUrl, { body: fixtures.exif, headers: { 'Content-Type': 'image/jpeg' } });
+  assert.equal(put.status, 200, put.text);
+  let file = put.json;
+  for (let i = 0; i < 300 && file.processingStatus === 'pending'; i++) {
+    await sleep(100);
+    file = (await req(f.base, 'GET', `/api/v1/files/${r.json.fileId}`, { key })).json;
+  }
+  assert.equal(file.processingStatus, 'completed');
+  assert.equal(file.media.width, 200);
+  assert.equal((await req(f.base, 'GET', file.previewUrl, { key })).status, 200);
+  // another tenant's key sees none of it
+  const other = await account(f.base);
+  assert.equal((await req(f.base, 'GET', file.thumbnailUrl, { key: other })).status, 404);
+}));
+
+test('a processor that crashes or stalls on a file: retried, then failed; others still processed', async () => {
+  // A stand-in processor with the real one behind it: it dies on a blob
+  // whose key ends -deadbeef and hangs on one ending -cafebabe, like a
+  // decoder that does.
+  const s = new Stack({ config: { media_timeout: '1', media_workers: '1' } });
+  const wrapper = path.join(s.tmp, 'media-wrapper.sh');
+  fs.writeFileSync(wrapper, `#!/bin/sh
+# the options come first; --serve is among them
+while IFS='\t' read -r kind in thumb preview; do
+  case "$in" in
+  *-deadbeef) kill -SEGV $$ ;;
+  *-cafebabe) sleep 600 ;;
+  esac
+  "${bin('cubby-media')}" "$kind" "$in" "$thumb" "$preview"
+done
+`);
+  fs.chmodSync(wrapper, 0o755);
+  s.opts.config.media_helper = wrapper;
+  await s.start();
+  try {
+    const f = s.fronts[0];
+    const key = await account(f.base, s);
+    const names = {};
+    const mark = { poison: 'deadbeef', stall: 'cafebabe', good: '0badf00d' };
+    for (const n of Object.keys(mark)) {
+      const id = await upload(f.base, key, fixtures.exif, `${n}.jpg`);
+      names[n] = uuidOf(id);
+      // the blob key names the file on disk; the wrapper sees the path
+      const k = sql(`SELECT blob_key FROM objects WHERE id='${names[n]}'`, s);
+      fs.renameSync(blobFile(k, s), blobFile(k, s) + '.tmp');
+      const renamed = `${names[n]}-${mark[n]}`;
+      fs.mkdirSync(path.dirname(blobFile(renamed, s)), { recursive: true });
+      fs.renameSync(blobFile(k, s) + '.tmp', blobFile(renamed, s));
+      sql(`UPDATE objects SET blob_key='${renamed}' WHERE id='${names[n]}'`, s);
+      assert.equal((await req(f.base, 'POST', `/v1/assets/${id}/reprocess`, { key })).status, 202);
+      names[n] = id;
+    }
+    const good = await settled(f.base, key, names.good, 60000);
+    assert.equal(good.processing_status, 'completed');
+    const poison = await settled(f.base, key, names.poison, 60000);
+    assert.equal(poison.processing_status, 'failed');
+    assert.equal(poison.processing_error, 'the processor crashed on this file (tried 3 times)');
+    const stall = await settled(f.base, key, names.stall, 60000);
+    assert.equal(stall.processing_status, 'failed');
+    assert.equal(stall.processing_error, 'processing took longer than 1 s (tried 3 times)');
+    // the pool and its jobs worker are the ones that started
+    assert.equal((await req(f.base, 'GET', '/health')).status, 200);
+    const after = await settled(f.base, key, await upload(f.base, key, fixtures.exif, 'after.jpg'), 30000);
+    assert.equal(after.processing_status, 'completed');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('no processor installed: images are stored and served, and say why they have no thumbnail', async () => {
+  const s = new Stack({ config: { media_helper: '/nonexistent/cubby-media' } });
+  await s.start();
+  try {
+    const f = s.fronts[0];
+    const key = await account(f.base, s);
+    const a = await settled(f.base, key, await upload(f.base, key, fixtures.exif));
+    assert.equal(a.processing_status, 'skipped');
+    assert.match(a.processing_error, /not installed/);
+    assert.equal(a.thumb_url, null);
+    const u = await req(f.base, 'GET', `/v1/assets/${a.id}/url`, { key });
+    assert.ok((await req(f.base, 'GET', u.json.data.url)).buf.equals(fixtures.exif));
+    // the file API calls it completed (it knows no other end)
+    assert.equal((await req(f.base, 'GET', `/api/v1/files/${uuidOf(a.id)}`, { key })).json.processingStatus, 'completed');
+  } finally {
+    await s.stop();
+  }
+});
