@@ -141,9 +141,6 @@ payload(struct db *db, struct arena *a, const struct cb_config *cfg,
 	json_object_object_add(f, "tags", o.tags ? json_tokener_parse(o.tags) : NULL);
 	json_object_object_add(f, "metadata", o.metadata ? json_tokener_parse(o.metadata) : NULL);
 	json_object_object_add(f, "processingStatus", json_object_new_string(object_file_status(&o)));
-	json_object_object_add(f, "processingError", o.processing_error ?
-	    json_object_new_string(o.processing_error) : NULL);
-	json_object_object_add(f, "media", object_media_json(&o, 1));
 	json_object_object_add(f, "workspaceId", o.workspace_id ? json_object_new_string(o.workspace_id) : NULL);
 	json_object_object_add(f, "createdAt", json_object_new_string(iso));
 	p = json_object_new_object();

@@ -352,3 +352,36 @@ test('the store goes away mid-upload: 503, nothing completed; back again, the sa
   const u = await req(f.base, 'GET', `/v1/assets/${id}/url`, { key });
   assert.ok((await req(f.base, 'GET', u.json.data.url)).buf.equals(body));
 });
+
+test('media in the bucket: the processor reads the image through a presigned GET, thumbnail and preview land next to it, served by the bucket, deleted with it', (t) => eachFront(t, stack, async (f) => {
+  const dir = fs.mkdtempSync(path.join(stack.tmp, 'img-'));
+  const run = (...a) => assert.equal(spawnSync('vips', a).status, 0, a.join(' '));
+  run('black', path.join(dir, 'b.v'), '900', '600', '--bands', '3');
+  run('linear', path.join(dir, 'b.v'), path.join(dir, 'g.jpg'), '1', '128');
+  const jpg = fs.readFileSync(path.join(dir, 'g.jpg'));
+  const key = await tenant(f.base);
+  const c = await req(f.base, 'POST', '/v1/assets', { key, body: { filename: 'grey.jpg', content_type: 'image/jpeg', size_bytes: jpg.length } });
+  const up = c.json.data.upload, id = c.json.data.asset.id;
+  assert.equal((await req(f.base, 'PUT', up.url, { body: jpg, headers: up.headers })).status, 200);
+  assert.equal((await req(f.base, 'POST', `/v1/assets/${id}/complete`, { key })).status, 200);
+  let a;
+  for (let i = 0; i < 200 && (!a || a.processing_status === 'pending'); i++) {
+    await sleep(100);
+    a = (await req(f.base, 'GET', `/v1/assets/${id}`, { key })).json.data;
+  }
+  assert.equal(a.processing_status, 'completed', JSON.stringify(a));
+  assert.deepEqual(a.media, { width: 900, height: 600, format: 'jpeg' });
+  for (const [u, type, w, h] of [[a.thumb_url, 'image/webp', 320, 213], [a.preview_url, 'image/jpeg', 900, 600]]) {
+    assert.ok(u.startsWith(`${peer.endpoint}/${BUCKET}/cubby/`), u);
+    assert.match(u, /X-Amz-Expires=3600/);
+    const r = await req(f.base, 'GET', u);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), type);
+    const file = path.join(dir, `v-${f.name}-${w}`);
+    fs.writeFileSync(file, r.buf);
+    assert.match(spawnSync('vipsheader', [file], { encoding: 'utf8' }).stdout, new RegExp(`: ${w}x${h} `));
+  }
+  assert.equal((await req(f.base, 'DELETE', `/v1/assets/${id}`, { key })).status, 200);
+  for (const u of [a.thumb_url, a.preview_url])
+    assert.equal(inBucket(u), 404, 'deleted with the asset');
+}));
