@@ -10,12 +10,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config libfcgi-dev
-libsqlite3-dev libgcrypt20-dev libjson-c-dev libcurl4-openssl-dev"
-RUN_DEPS="lighttpd sqlite3"
+libsqlite3-dev libgcrypt20-dev libjson-c-dev libcurl4-openssl-dev libvips-dev"
+RUN_DEPS="lighttpd sqlite3 ffmpeg"
 TEST_DEPS="nginx-light spawn-fcgi libfcgi-bin gdb nodejs wrk chromium time curl procps
 	apache2 libapache2-mod-fcgid libapache2-mod-xsendfile systemd
 	swift swift-proxy swift-object swift-container swift-account memcached faketime
-	clang libfuzzer-14-dev"
+	clang libfuzzer-14-dev libvips-tools"
 
 deps() {
 	missing=""

@@ -49,7 +49,7 @@ struct cb_config {
 	long long media_max_pixels; /* larger images and videos are refused */
 	long long media_memory; /* address space of a processor, bytes */
 	long long media_max_bytes;  /* files in a bucket: fetched up to this */
-	long long thumb_size, preview_size; /* longest edge, px */
+	long long thumb_size, preview_size; /* longest edge, px; preview 0: none */
 	char *media_helper;     /* "" = cubby-media beside cubby-fcgi, or in bindir */
 	char *ffmpeg, *ffprobe; /* "" = no video and audio metadata */
 	char *config_path;      /* the file that was read, or "" */

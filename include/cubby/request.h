@@ -104,8 +104,8 @@ int req_body(struct cb_req *r, size_t max, char **out, size_t *len);
 
 /* The body parsed as one JSON value (at most max bytes, nesting depth 32,
  * nothing after it but white space). The object belongs to the request:
- * it is released with the arena. 0, or -1 after req_fail (400
- * validation_error, 413). */
+ * it is released with the arena; an empty body gives NULL. 0, or -1
+ * after req_fail (400 validation_error, 413). */
 int req_json(struct cb_req *r, size_t max, struct json_object **out);
 
 /* --- answering --- */

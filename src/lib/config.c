@@ -78,7 +78,7 @@ static const struct ckey keys[] = {
 	{ "media_memory",    C_SIZE, F(media_memory),    "2g", 0, 1LL << 50 },
 	{ "media_max_bytes", C_SIZE, F(media_max_bytes), "1g", 1, 1LL << 50 },
 	{ "thumb_size",      C_INT,  F(thumb_size),      "320", 16, 4096 },
-	{ "preview_size",    C_INT,  F(preview_size),    "1600", 16, 8192 },
+	{ "preview_size",    C_INT,  F(preview_size),    "1600", 0, 8192 },
 	{ "media_helper",    C_STR,  F(media_helper),    "", 0, 0 },
 	{ "ffmpeg",          C_STR,  F(ffmpeg),          "ffmpeg", 0, 0 },
 	{ "ffprobe",         C_STR,  F(ffprobe),         "ffprobe", 0, 0 },

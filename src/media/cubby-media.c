@@ -59,7 +59,7 @@
 #define ERRTAIL         400             /* bytes of a program's stderr kept */
 
 static struct {
-	int thumb, preview;             /* longest edge, px */
+	int thumb, preview;             /* longest edge, px; preview 0: none */
 	long long max_pixels;
 	long long max_bytes;            /* a fetched input */
 	long long memory;               /* RLIMIT_AS, bytes; 0: none */
@@ -365,7 +365,21 @@ image(const char *in, const char *thumb, const char *preview, int meta,
 		alpha = vips_image_hasalpha(hdr);
 	}
 	/* The preview with shrink-on-load, upright; the thumbnail from it
-	 * in memory (the file is decoded once). */
+	 * in memory (the file is decoded once). No preview: the thumbnail
+	 * straight from the file. */
+	if (opt.preview == 0) {
+		if (vips_thumbnail(in, &tn, opt.thumb, "height", opt.thumb, "size", VIPS_SIZE_DOWN,
+		    "fail_on", VIPS_FAIL_ON_ERROR, NULL) != 0) {
+			vips_fail(r, "could not decode the image");
+			goto out;
+		}
+		if (vips_webpsave(tn, thumb, "Q", 75, "strip", TRUE, NULL) != 0) {
+			vips_fail(r, "could not write the thumbnail");
+			goto out;
+		}
+		put_str(r, "thumb", "image/webp");
+		goto out;
+	}
 	if (vips_thumbnail(in, &pv, opt.preview, "height", opt.preview,
 	    "size", VIPS_SIZE_DOWN, "fail_on", VIPS_FAIL_ON_ERROR, NULL) != 0) {
 		vips_fail(r, "could not decode the image");
@@ -767,7 +781,7 @@ main(int argc, char **argv)
 		if (strcmp(a, "--thumb") == 0)
 			opt.thumb = (int)num_arg(a, v, 16, 4096);
 		else if (strcmp(a, "--preview") == 0)
-			opt.preview = (int)num_arg(a, v, 16, 8192);
+			opt.preview = (int)num_arg(a, v, 0, 8192);    /* 0: none */
 		else if (strcmp(a, "--max-pixels") == 0)
 			opt.max_pixels = num_arg(a, v, 1, 1LL << 40);
 		else if (strcmp(a, "--max-bytes") == 0)

@@ -172,6 +172,10 @@ req_json(struct cb_req *r, size_t max, struct json_object **out)
 	*out = NULL;
 	if (req_body(r, max, &body, &len) != 0)
 		return -1;
+	/* No body at all (curl -X POST sends no Content-Length) is no JSON,
+	 * not bad JSON: *out stays NULL and the caller decides. */
+	if (len == 0)
+		return 0;
 	if ((tok = json_tokener_new_ex(32)) == NULL)
 		return req_fail(r, 500, "internal_error", "out of memory");
 	o = json_tokener_parse_ex(tok, body, (int)len);
