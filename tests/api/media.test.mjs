@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Stack, eachFront, sleep, bin } from './harness.mjs';
+import { Stack, eachFront, sleep, bin, rawHttp } from './harness.mjs';
 
 const stack = new Stack({ config: { media_max_pixels: '50000000' } });
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cubby-media-'));
@@ -197,6 +197,23 @@ test('an image: thumbnail and preview upright, EXIF capture time, signed URLs', 
   // the server only): the one that was minted still works now, and the
   // token does not carry over to a past expiry
   assert.equal((await req(f.base, 'GET', s.json.url.replace(/expires=\d+/, 'expires=1000'))).status, 401);
+}));
+
+test('reprocess and complete as curl -X POST sends them: no body, no Content-Length', (t) => eachFront(t, stack, async (f) => {
+  const key = await account(f.base);
+  const id = await upload(f.base, key, fixtures.exif);
+  await settled(f.base, key, id);
+  for (const p of [`/v1/assets/${id}/reprocess`, `/v1/assets/${id}/complete`]) {
+    const r = await rawHttp(f.port, `POST ${p} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nConnection: close\r\n\r\n`);
+    // (lighttpd itself answers a POST without a length with 411)
+    if (f.name === 'lighttpd') assert.equal(r.status, 411);
+    else assert.ok(r.status === 202 || r.status === 200, `${p}: ${r.status} ${r.body}`);
+  }
+  // a body that is there and is not JSON is still refused
+  const bad = await rawHttp(f.port, `POST /v1/assets/${id}/complete HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{{{`);
+  assert.equal(bad.status, 400, bad.body);
+  assert.match(bad.body, /not valid JSON/);
+  assert.equal((await settled(f.base, key, id)).processing_status, 'completed');
 }));
 
 test('sizes and formats: a large JPEG shrinks, alpha stays WebP, GIF and WebP read', (t) => eachFront(t, stack, async (f) => {
