@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +41,9 @@
 #define HELPER_JOBS     500     /* then it is replaced (what it leaked goes) */
 #define GRACE_MS        5000    /* past media_timeout before a kill (at most) */
 #define INLINE_BATCH    20      /* jobs run here per dispatch */
+#define CLAIM_LEASE_MS  (10 * 60 * 1000)   /* until the processor has it
+					 * (hashing a large upload first) */
+#define LEASE_MARGIN_MS 5000
 
 struct job {
 	int64_t id;
@@ -208,8 +214,12 @@ helper_start(struct media_pool *mp, struct helper *h)
 		    (char *)"--timeout", a[5], (char *)"--ffmpeg", cfg->ffmpeg,
 		    (char *)"--ffprobe", cfg->ffprobe, (char *)"--tmp", tmp, NULL };
 		sigset_t none;
-		/* Its own group: a kill takes its ffmpeg along. */
+		/* Its own group: a kill takes its ffmpeg along; and it
+		 * goes when the jobs worker does. */
 		setpgid(0, 0);
+#ifdef __linux__
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+#endif
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
@@ -515,6 +525,7 @@ start(struct media_pool *mp, struct db *db, struct helper *h, const struct job *
 	char input[8192], req[16384];
 	struct arena a;
 	struct place pl;
+	sqlite3_stmt *st;
 	int n, rc = -1;
 
 	arena_init(&a, 1024);
@@ -554,6 +565,13 @@ start(struct media_pool *mp, struct db *db, struct helper *h, const struct job *
 	if (write(h->in, req, (size_t)n) != n) {
 		helper_stop(h, 1);
 		goto out;
+	}
+	/* Its lease from now: the time limit, the grace, and a margin (a
+	 * job whose jobs worker died runs again then). */
+	if ((st = db_prep(db, "UPDATE jobs SET run_at = ?2 WHERE id = ?1")) != NULL) {
+		sqlite3_bind_int64(st, 1, j->id);
+		sqlite3_bind_int64(st, 2, now_unix_ms() + cfg->media_timeout * 2000 + LEASE_MARGIN_MS);
+		exec1(db, st);
 	}
 	h->job = *j;
 	h->busy = 1;
@@ -619,10 +637,9 @@ media_dispatch(struct media_pool *mp, struct db *db)
 				strlcpy_cb(j.sid, (const char *)sqlite3_column_text(st, 7), sizeof j.sid);
 		}
 		sqlite3_reset(st);
-		/* Another pool's jobs worker may have picked it meanwhile. The
-		 * lease outlasts the time limit: a job whose jobs worker died
-		 * comes back after it. */
-		if ((rc = db_job_claim(db, j.id, cfg->media_timeout * 2000 + 30000)) <= 0) {
+		/* Another pool's jobs worker may have picked it meanwhile. A
+		 * job whose jobs worker died comes back when its lease ends. */
+		if ((rc = db_job_claim(db, j.id, CLAIM_LEASE_MS)) <= 0) {
 			if (rc < 0)
 				return -1;
 			continue;
@@ -633,6 +650,17 @@ media_dispatch(struct media_pool *mp, struct db *db)
 		if (exec1(db, st) != 0)
 			return -1;
 		ran++;
+		/* Started that often and never finished: whatever it does
+		 * to a jobs worker, not again. */
+		if (j.attempts > MEDIA_ATTEMPTS && *j.oid && *j.key) {
+			char why[96];
+			snprintf(why, sizeof why, "processing was interrupted %d times",
+			    MEDIA_ATTEMPTS);
+			if (finish(mp, db, &j, "failed", why, NULL, NULL, 1, NULL, NULL) != 0)
+				return -1;
+			inline_ran++;
+			continue;
+		}
 		if (!*j.oid || !*j.key) {
 			/* Deleted (or replaced) meanwhile: nothing to do. */
 			if (job_done(db, j.id, NULL) != 0)

@@ -322,15 +322,16 @@ test('the file API: processingStatus, and file.uploaded sent once processing is 
 test('a processor that crashes or stalls on a file: retried, then failed; others still processed', async () => {
   // A stand-in processor with the real one behind it: it dies on a blob
   // whose key ends -deadbeef and hangs on one ending -cafebabe, like a
-  // decoder that does.
-  const s = new Stack({ config: { media_timeout: '1', media_workers: '1' } });
+  // decoder that does (and takes a second over one ending -c0ffee).
+  const s = new Stack({ config: { media_timeout: '2', media_workers: '1' } });
   const wrapper = path.join(s.tmp, 'media-wrapper.sh');
   fs.writeFileSync(wrapper, `#!/bin/sh
 # the options come first; --serve is among them
 while IFS='\t' read -r kind in thumb preview; do
   case "$in" in
   *-deadbeef) kill -SEGV $$ ;;
-  *-cafebabe) sleep 600 ;;
+  *-cafebabe) exec sleep 600 ;;
+  *-c0ffee) sleep 1 ;;
   esac
   "${bin('cubby-media')}" "$kind" "$in" "$thumb" "$preview"
 done
@@ -342,8 +343,8 @@ done
     const f = s.fronts[0];
     const key = await account(f.base, s);
     const names = {};
-    const mark = { poison: 'deadbeef', stall: 'cafebabe', good: '0badf00d' };
-    for (const n of Object.keys(mark)) {
+    const mark = { poison: 'deadbeef', stall: 'cafebabe', good: '0badf00d', slow: 'c0ffee' };
+    const rename = async (n) => {
       const id = await upload(f.base, key, fixtures.exif, `${n}.jpg`);
       names[n] = uuidOf(id);
       // the blob key names the file on disk; the wrapper sees the path
@@ -353,8 +354,11 @@ done
       fs.mkdirSync(path.dirname(blobFile(renamed, s)), { recursive: true });
       fs.renameSync(blobFile(k, s) + '.tmp', blobFile(renamed, s));
       sql(`UPDATE objects SET blob_key='${renamed}' WHERE id='${names[n]}'`, s);
-      assert.equal((await req(f.base, 'POST', `/v1/assets/${id}/reprocess`, { key })).status, 202);
       names[n] = id;
+    };
+    for (const n of ['poison', 'stall', 'good']) {
+      await rename(n);
+      assert.equal((await req(f.base, 'POST', `/v1/assets/${names[n]}/reprocess`, { key })).status, 202);
     }
     const good = await settled(f.base, key, names.good, 60000);
     assert.equal(good.processing_status, 'completed');
@@ -363,11 +367,52 @@ done
     assert.equal(poison.processing_error, 'the processor crashed on this file (tried 3 times)');
     const stall = await settled(f.base, key, names.stall, 60000);
     assert.equal(stall.processing_status, 'failed');
-    assert.equal(stall.processing_error, 'processing took longer than 1 s (tried 3 times)');
+    assert.equal(stall.processing_error, 'processing took longer than 2 s (tried 3 times)');
     // the pool and its jobs worker are the ones that started
     assert.equal((await req(f.base, 'GET', '/health')).status, 200);
     const after = await settled(f.base, key, await upload(f.base, key, fixtures.exif, 'after.jpg'), 30000);
     assert.equal(after.processing_status, 'completed');
+    // the jobs worker itself killed mid-file: the pool starts another,
+    // which takes the job up again when its lease ends
+    await rename('slow');
+    assert.equal((await req(f.base, 'POST', `/v1/assets/${names.slow}/reprocess`, { key })).status, 202);
+    let jobsPid;
+    for (let i = 0; i < 100 && !jobsPid; i++) {
+      await sleep(50);
+      const w = spawnSync('pgrep', ['-f', wrapper], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+      for (const p of w) {
+        const sleeping = spawnSync('pgrep', ['-P', p, 'sleep'], { encoding: 'utf8' }).stdout.trim();
+        if (sleeping) jobsPid = Number(/PPid:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))[1]);
+      }
+    }
+    assert.ok(jobsPid, 'the slow file reached the processor');
+    process.kill(jobsPid, 'SIGKILL');
+    const slow = await settled(f.base, key, names.slow, 60000);
+    assert.equal(slow.processing_status, 'completed');
+    assert.equal(slow.media.width, 200);
+    assert.ok(!s.children().includes(jobsPid));
+  } finally {
+    await s.stop();
+  }
+});
+
+test('built --without-vips: images are stored and served, skipped with the reason; video still read', async () => {
+  // tests/cubby-media-novips: this source built as --without-vips builds it
+  const s = new Stack({ config: { media_helper: bin('tests/cubby-media-novips') } });
+  await s.start();
+  try {
+    const f = s.fronts[1];
+    const key = await account(f.base, s);
+    const a = await settled(f.base, key, await upload(f.base, key, fixtures.exif));
+    assert.equal(a.processing_status, 'skipped');
+    assert.equal(a.processing_error, 'no thumbnails: this Cubby was built without libvips');
+    assert.equal(a.thumb_url, null);
+    const u = await req(f.base, 'GET', `/v1/assets/${a.id}/url`, { key });
+    assert.ok((await req(f.base, 'GET', u.json.data.url)).buf.equals(fixtures.exif));
+    const v = await settled(f.base, key, await upload(f.base, key, fixtures.video, 'clip.mp4', 'video/mp4'));
+    assert.equal(v.processing_status, 'skipped');
+    assert.equal(v.media.codec, 'h264', 'ffprobe still reads it');
+    assert.equal(v.thumb_url, null);
   } finally {
     await s.stop();
   }
