@@ -129,3 +129,24 @@ test('the SSRF guard refuses internal addresses unless allowed', async () => {
   }
   assert.equal(hits.filter((x) => x.path === '/ssrf').length, 0, 'nothing reached the receiver');
 });
+
+test('an image is processed first: file.uploaded says completed; one the decoder refuses sends file.failed', async () => {
+  status = 200;
+  const dir = path.join(open.tmp, 'hook-img');
+  spawnSync('mkdir', ['-p', dir]);
+  assert.equal(spawnSync('vips', ['black', path.join(dir, 'b.v'), '300', '200', '--bands', '3']).status, 0);
+  assert.equal(spawnSync('vips', ['copy', path.join(dir, 'b.v'), path.join(dir, 'b.jpg')]).status, 0);
+  const jpg = (await import('node:fs')).readFileSync(path.join(dir, 'b.jpg'));
+  const t = await api(open, 'POST', '/api/v1/admin/tenants', open.adminKey, { name: 'hooks-media' });
+  const good = await uploadWithHook(open, t.apiKey, `http://127.0.0.1:${port}/media`, jpg);
+  const bad = await uploadWithHook(open, t.apiKey, `http://127.0.0.1:${port}/media`, jpg.subarray(0, 300));
+  const [g] = await waitHits((x) => x.body.includes(good), 1, 15000);
+  const [b] = await waitHits((x) => x.body.includes(bad), 1, 15000);
+  assert.equal(JSON.parse(g.body).event, 'file.uploaded');
+  assert.equal(JSON.parse(g.body).file.processingStatus, 'completed');
+  assert.equal(JSON.parse(b.body).event, 'file.failed');
+  assert.equal(JSON.parse(b.body).file.processingStatus, 'failed');
+  assert.equal(b.headers['x-cubby-event'], 'file.failed');
+  await sleep(1000);
+  assert.equal(hits.filter((x) => x.body.includes(good) || x.body.includes(bad)).length, 2, 'one event each');
+});
