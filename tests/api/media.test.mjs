@@ -95,6 +95,10 @@ before(() => {
   fixtures.gif = fs.readFileSync(f('lr.gif'));
   vips('copy', f('lr.v'), f('lr.webp'));
   fixtures.webp = fs.readFileSync(f('lr.webp'));
+  vips('copy', f('lr.v'), f('lr.tif'));
+  fixtures.tiff = fs.readFileSync(f('lr.tif'));
+  vips('copy', f('lr.v'), f('lr.avif'));      // libheif, as Debian's libvips has it
+  fixtures.avif = fs.readFileSync(f('lr.avif'));
   fixtures.truncated = fixtures.big.subarray(0, Math.floor(fixtures.big.length / 2));
   fixtures.bomb = bombPng();
   fixtures.pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n');
@@ -216,7 +220,7 @@ test('reprocess and complete as curl -X POST sends them: no body, no Content-Len
   assert.equal((await settled(f.base, key, id)).processing_status, 'completed');
 }));
 
-test('sizes and formats: a large JPEG shrinks, alpha stays WebP, GIF and WebP read', (t) => eachFront(t, stack, async (f) => {
+test('sizes and formats: a large JPEG shrinks, alpha stays WebP, GIF, WebP, TIFF and AVIF read', (t) => eachFront(t, stack, async (f) => {
   const key = await account(f.base);
   const big = await settled(f.base, key, await upload(f.base, key, fixtures.big, 'big.jpg'));
   assert.equal(big.processing_status, 'completed', JSON.stringify(big));
@@ -228,8 +232,9 @@ test('sizes and formats: a large JPEG shrinks, alpha stays WebP, GIF and WebP re
   assert.equal(al.processing_status, 'completed', JSON.stringify(al));
   assert.equal(al.media.format, 'png');
   assert.equal((await fetchTo(al.preview_url, 'ap')).type, 'image/webp');
-  for (const [bytes, fmt] of [[fixtures.gif, 'gif'], [fixtures.webp, 'webp']]) {
-    const x = await settled(f.base, key, await upload(f.base, key, bytes, `x.${fmt}`, `image/${fmt}`));
+  for (const [bytes, fmt] of [[fixtures.gif, 'gif'], [fixtures.webp, 'webp'], [fixtures.tiff, 'tiff'], [fixtures.avif, 'heif']]) {
+    const x = await settled(f.base, key, await upload(f.base, key, bytes, `x.${fmt}`, 'application/octet-stream'));
+    assert.equal(x.type, 'image');
     assert.equal(x.processing_status, 'completed', JSON.stringify(x));
     assert.equal(x.media.format, fmt);
     assert.deepEqual(header((await fetchTo(x.thumb_url, `x-${fmt}`)).file), [320, 160]);
