@@ -255,7 +255,24 @@ run(char *const argv[], char *out, size_t cap, size_t *outlen,
 	if (pe[0] >= 0)
 		close(pe[0]);
 	errtail[en] = '\0';
+	/* Cut mid-word (it said more than ERRTAIL): from the next word. */
+	if (en == ERRTAIL) {
+		size_t k = strcspn(errtail, " \n");
+		memmove(errtail, errtail + k, en - k + 1);
+		en -= k;
+	}
 	/* The last line of what it said, without control bytes. */
+	while (en > 0 && (errtail[en - 1] == '\n' || errtail[en - 1] == '\r' ||
+	    errtail[en - 1] == ' '))
+		errtail[--en] = '\0';
+	{
+		char *nl = strrchr(errtail, '\n');
+		if (nl != NULL) {
+			size_t k = (size_t)(nl + 1 - errtail);
+			memmove(errtail, nl + 1, en - k + 1);
+			en -= k;
+		}
+	}
 	for (size_t i = 0; i < en; i++)
 		if ((unsigned char)errtail[i] < 0x20)
 			errtail[i] = ' ';
@@ -708,6 +725,45 @@ fetch(const char *url, char path[PATH_MAX], struct result *r)
 	return 0;
 }
 
+/* A reason goes to the API client: no file path and no URL (a presigned
+ * one is a credential while it lasts). Words that are one become "the
+ * file", in place. */
+static void
+scrub(char *s)
+{
+	char out[sizeof ((struct result *)0)->err];
+	size_t o = 0;
+
+	for (const char *p = s; *p && o < sizeof out - 1; ) {
+		size_t n = strcspn(p, " \t"), w = n;
+		int secret;
+		/* The word without the quotes and colon around it. */
+		const char *b = p;
+		while (w > 0 && (*b == '"' || *b == '\'' || *b == '(')) {
+			b++;
+			w--;
+		}
+		secret = (w > 0 && *b == '/') || memmem(b, w, "://", 3) != NULL ||
+		    memmem(b, w, "X-Amz-", 6) != NULL || memmem(b, w, "cubby-media-", 12) != NULL;
+		if (secret) {
+			const char *rep = "the file";
+			int colon = n > 0 && p[n - 1] == ':';
+			for (; *rep && o < sizeof out - 1; rep++)
+				out[o++] = *rep;
+			if (colon && o < sizeof out - 1)
+				out[o++] = ':';
+		} else {
+			for (size_t i = 0; i < n && o < sizeof out - 1; i++)
+				out[o++] = p[i];
+		}
+		p += n;
+		while ((*p == ' ' || *p == '\t') && o < sizeof out - 1)
+			out[o++] = *p++;
+	}
+	out[o] = '\0';
+	memcpy(s, out, o + 1);
+}
+
 static struct json_object *
 process(const char *kind, const char *in, const char *thumb, const char *preview)
 {
@@ -735,6 +791,7 @@ done:
 	if (*local)
 		unlink(local);
 	if (r.err[0]) {
+		scrub(r.err);
 		/* Nothing half-made is left behind. */
 		unlink(thumb);
 		unlink(preview);
