@@ -43,6 +43,9 @@ struct cb_config {
 	long long cors_max_age; /* seconds a preflight may be cached */
 	char *download_offload; /* off | auto | x-sendfile | x-accel-redirect */
 	char *accel_prefix;     /* nginx internal location of data_dir/blobs */
+	long long rate_limit_ip;    /* requests per window per client address, 0 = off */
+	long long rate_limit_key;   /* requests per window per credential, 0 = off */
+	long long rate_limit_window;/* seconds */
 	int media;              /* make thumbnails and previews */
 	long long media_workers;/* processors at once, 0 = CPUs (at most 4) */
 	long long media_timeout;/* seconds one file may take */

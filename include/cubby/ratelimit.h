@@ -1,4 +1,4 @@
-/* ratelimit.h - failure counters (space password attempts) shared by
+/* ratelimit.h - counters (space password failures, request rates) shared by
  * every process that serves one data directory: a table in a file there,
  * mapped shared before fork, so every worker of every pool (and every CGI
  * process) sees every attempt. Fixed windows per key; a full table forgets the oldest window
@@ -15,5 +15,10 @@ int ratelimit_init(const char *path);
 int ratelimit_wait(const char *key, int max, int window_s);
 /* Count one failure for key. */
 void ratelimit_fail(const char *key, int window_s);
+/* A request by key, at most max per window: 0 when it may go (counted),
+ * else the seconds until it may (not counted). What is left of the
+ * window's allowance into *remaining, the seconds until the window ends
+ * into *reset_s. */
+int ratelimit_hit(const char *key, int max, int window_s, int *remaining, int *reset_s);
 
 #endif

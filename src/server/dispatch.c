@@ -13,6 +13,7 @@
 #include "cubby/db.h"
 #include "cubby/log.h"
 #include "cubby/metrics.h"
+#include "cubby/ratelimit.h"
 #include "cubby/router.h"
 #include "cubby/server.h"
 #include "cubby/util.h"
@@ -187,6 +188,59 @@ parse_and_route(struct cb_req *r)
 	return 0;
 }
 
+/* Request rates (rate_limit_ip, rate_limit_key), counted in the table
+ * every process of this data directory shares. Health, readiness and
+ * metrics are never limited (monitoring must see a flood). 0, or -1
+ * after a 429 with Retry-After. */
+static int
+check_rate(struct cb_req *r)
+{
+	const struct cb_config *cfg = r->ctx->cfg;
+	const char *who[2] = { NULL, NULL };
+	long long max[2] = { cfg->rate_limit_ip, cfg->rate_limit_key };
+	int left = -1, reset = 0, limit = 0, wait = 0;
+
+	if ((max[0] <= 0 && max[1] <= 0) || r->route->handler == ops_health ||
+	    r->route->handler == ops_ready || r->route->handler == ops_metrics)
+		return 0;
+	if (max[0] > 0 && (who[0] = req_env(r, "REMOTE_ADDR")) != NULL)
+		who[0] = arena_printf(r->a, "ip:%s", who[0]);
+	/* The credential as sent: a header, else a token in the query. (A
+	 * stream of made-up keys is what the address limit is for.) */
+	if (max[1] > 0) {
+		const char *c = req_header(r, "Authorization");
+		if (c == NULL)
+			c = req_query(r, "access_token");
+		if (c != NULL && *c)
+			who[1] = arena_printf(r->a, "key:%s", c);
+	}
+	for (int i = 0; i < 2; i++) {
+		int rem, rs, w;
+		if (who[i] == NULL)
+			continue;
+		w = ratelimit_hit(who[i], (int)max[i], (int)cfg->rate_limit_window, &rem, &rs);
+		/* The headers tell of the tighter of the two. */
+		if (left < 0 || rem < left) {
+			left = rem;
+			reset = rs;
+			limit = (int)max[i];
+		}
+		if (w > wait)
+			wait = w;
+		if (w > 0)
+			break;      /* refused: the key's allowance is not spent */
+	}
+	if (left < 0)
+		return 0;
+	resp_header(r, "X-RateLimit-Limit", arena_printf(r->a, "%d", limit));
+	resp_header(r, "X-RateLimit-Remaining", arena_printf(r->a, "%d", left < 0 ? 0 : left));
+	resp_header(r, "X-RateLimit-Reset", arena_printf(r->a, "%d", reset));
+	if (wait == 0)
+		return 0;
+	resp_header(r, "Retry-After", arena_printf(r->a, "%d", wait));
+	return req_fail(r, 429, "rate_limited", "too many requests: try again in %d s", wait);
+}
+
 /* Authentication and scope, from the route table. 0, or -1 after req_fail.
  * Fails closed: an auth kind with no checker refuses. */
 static int
@@ -259,6 +313,8 @@ dispatch(struct cb_req *r)
 	rc = parse_and_route(r);   /* 1: an OPTIONS request, answered */
 	if (rc != 1)
 		cors(r);
+	if (rc == 0)
+		rc = check_rate(r);
 	if (rc == 0)
 		rc = check_auth(r);
 	if (rc == 0) {

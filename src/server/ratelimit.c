@@ -259,3 +259,37 @@ ratelimit_fail(const char *key, int window_s)
 	s->count++;
 	unlock();
 }
+
+int
+ratelimit_hit(const char *key, int max, int window_s, int *remaining, int *reset_s)
+{
+	uint64_t k;
+	int64_t now = now_unix_ms();
+	int found, wait = 0;
+	struct rl_slot *s;
+
+	*remaining = max;
+	*reset_s = window_s;
+	if (tab == NULL && ratelimit_init(NULL) != 0)
+		return 0;
+	k = hash_key(key);
+	lock();
+	s = slot_for(k, now, &found);
+	if (!found || s->window_end <= now) {
+		s->key = k;
+		s->window_start = now;
+		s->window_end = now + (int64_t)window_s * 1000;
+		s->count = 0;
+	}
+	if (s->count >= (uint32_t)max) {
+		wait = (int)((s->window_end - now + 999) / 1000);
+		if (wait < 1)
+			wait = 1;
+	} else {
+		s->count++;
+	}
+	*remaining = max - (int)s->count;
+	*reset_s = (int)((s->window_end - now + 999) / 1000);
+	unlock();
+	return wait;
+}
