@@ -638,8 +638,11 @@ media_dispatch(struct media_pool *mp, struct db *db)
 		}
 		sqlite3_reset(st);
 		/* Another pool's jobs worker may have picked it meanwhile. A
-		 * job whose jobs worker died comes back when its lease ends. */
-		if ((rc = db_job_claim(db, j.id, CLAIM_LEASE_MS)) <= 0) {
+		 * job whose jobs worker died comes back when its lease ends
+		 * (long enough to hash a large upload first; else what a
+		 * processor may take). */
+		if ((rc = db_job_claim(db, j.id, need_sha ? CLAIM_LEASE_MS :
+		    cfg->media_timeout * 2000 + LEASE_MARGIN_MS)) <= 0) {
 			if (rc < 0)
 				return -1;
 			continue;
