@@ -108,15 +108,23 @@ serve() {
 }
 
 run_tests() {
-	deps "$TEST_DEPS"
-	# Tests run on an ASan + UBSan build: any report fails the run.
+	deps "$TEST_DEPS valgrind"
+	rc=0
+	# First the build that is installed (no sanitizers): the unit tests
+	# under valgrind, then every test.
+	build build --enable-werror
+	make -C build -s check-valgrind >build/valgrind.out 2>&1 || rc=$?
+	cat build/valgrind.out | grep -E '^(PASS|FAIL):' || true
+	[ $rc -eq 0 ] || tail -n 60 build/valgrind.out
+	make -C build -s check VERBOSE=1 >build/check.out 2>&1 || rc=$?
+	grep -E '^(PASS|FAIL|XFAIL|XPASS|ERROR|SKIP):' build/check.out | sed 's/^/plain /' || true
+	# Then again on an ASan + UBSan build: any report fails the run.
 	build build-test --enable-werror --enable-asan --enable-ubsan
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-	rc=0
 	make -C build-test -s check VERBOSE=1 >build-test/check.out 2>&1 || rc=$?
-	grep -E '^(PASS|FAIL|XFAIL|XPASS|ERROR|SKIP):' build-test/check.out || true
-	[ $rc -eq 0 ] || cat build-test/check.out | tail -n 200
+	grep -E '^(PASS|FAIL|XFAIL|XPASS|ERROR|SKIP):' build-test/check.out | sed 's/^/sanitized /' || true
+	[ $rc -eq 0 ] || { tail -n 100 build/check.out; tail -n 200 build-test/check.out; }
 	# Sanitizer reports fail the run (the API harness also fails on one in
 	# a pool log, and keeps it as build-test/sanitizer-*.log).
 	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
@@ -124,12 +132,14 @@ run_tests() {
 		echo "dev.sh: sanitizer reports found"
 		rc=1
 	fi
-	# One closing line counting every test point: unit TAP + API subtests.
-	passed=$(cat build-test/tests/unit/*.log build-test/tests/api/*.log 2>/dev/null |
-	    grep -E '^ *ok [0-9]+' | grep -vc '# SKIP' || true)
-	failed=$(cat build-test/tests/unit/*.log build-test/tests/api/*.log 2>/dev/null |
-	    grep -cE '^ *not ok [0-9]+' || true)
-	echo "$passed passed, $failed failed"
+	# One closing line counting every test point of both runs: unit TAP +
+	# API subtests.
+	logs="build/tests/unit/*.log build/tests/api/*.log build-test/tests/unit/*.log build-test/tests/api/*.log"
+	# shellcheck disable=SC2086
+	passed=$(cat $logs 2>/dev/null | grep -E '^ *ok [0-9]+' | grep -vc '# SKIP' || true)
+	# shellcheck disable=SC2086
+	failed=$(cat $logs 2>/dev/null | grep -cE '^ *not ok [0-9]+' || true)
+	echo "$passed passed, $failed failed (both runs)"
 	[ "$failed" -eq 0 ] || rc=1
 	return $rc
 }
