@@ -57,5 +57,11 @@ int db_job_claim(struct db *db, int64_t id, int64_t lease_ms);
 int db_jobs_requeue_expired(struct db *db);
 /* The last error message of the connection (for logs, never for clients). */
 const char *db_errmsg(struct db *db);
+/* Why the database refused work since db_fault_clear (a transaction that
+ * could not begin or commit, or a statement in autocommit), and forget
+ * it: 0, or one of these. */
+enum { DB_FAULT_BUSY = 1, DB_FAULT_FULL, DB_FAULT_READONLY, DB_FAULT_OTHER };
+void db_fault_clear(struct db *db);
+int db_fault_take(struct db *db);
 
 #endif

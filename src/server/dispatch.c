@@ -241,6 +241,27 @@ check_rate(struct cb_req *r)
 	return req_fail(r, 429, "rate_limited", "too many requests: try again in %d s", wait);
 }
 
+static void
+db_fault_status(struct cb_req *r)
+{
+	switch (db_fault_take(r->ctx->db)) {
+	case DB_FAULT_BUSY:
+		r->err.status = 0;
+		resp_header(r, "Retry-After", "1");
+		req_fail(r, 503, "database_busy", "the database is busy: try again");
+		break;
+	case DB_FAULT_FULL:
+		r->err.status = 0;
+		req_fail(r, 507, "storage_full", "the server's storage is full");
+		break;
+	case DB_FAULT_READONLY:
+		r->err.status = 0;
+		resp_header(r, "Retry-After", "5");
+		req_fail(r, 503, "storage_read_only", "the server's storage is read-only");
+		break;
+	}
+}
+
 /* Authentication and scope, from the route table. 0, or -1 after req_fail.
  * Fails closed: an auth kind with no checker refuses. */
 static int
@@ -322,6 +343,7 @@ dispatch(struct cb_req *r)
 			memcpy(slot->rid, r->rid, sizeof slot->rid);
 			__atomic_store_n(&slot->route, r->route_idx, __ATOMIC_RELAXED);
 		}
+		db_fault_clear(r->ctx->db);
 		rc = r->route->handler(r);
 		if (rc != 0 && r->err.status == 0)
 			req_fail(r, 500, "internal_error", "internal error");
@@ -331,6 +353,10 @@ dispatch(struct cb_req *r)
 			req_fail(r, 500, "internal_error", "internal error");
 		}
 	}
+	/* A 500 whose transaction the database refused says why, in a
+	 * status a client can act on. */
+	if (r->err.status == 500 && !r->headers_sent && r->route != NULL)
+		db_fault_status(r);
 	if (r->err.status != 0) {
 		if (!r->headers_sent)
 			render_error(r);

@@ -28,6 +28,7 @@ http_code_name(int status)
 	case 415: return "unsupported_media_type";
 	case 429: return "too_many_requests";
 	case 503: return "service_unavailable";
+	case 507: return "insufficient_storage";
 	default:  return status >= 500 ? "internal_error" : "bad_request";
 	}
 }

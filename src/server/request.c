@@ -301,6 +301,8 @@ http_reason(int status)
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 507: return "Insufficient Storage";
 	default:  return "Unknown";
 	}
 }

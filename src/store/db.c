@@ -32,6 +32,7 @@ struct db {
 	dev_t dev;
 	ino_t ino;
 	struct cache_ent cache[STMT_CACHE];
+	int fault;                  /* the last BEGIN or COMMIT failure's code */
 };
 
 const int db_schema_latest = 8;     /* the number of steps in migrations.c */
@@ -302,14 +303,51 @@ db_jobs_requeue_expired(struct db *db)
 int
 db_begin(struct db *db)
 {
-	return sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
-	    ? 0 : -1;
+	int rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		db->fault = rc & 0xff;
+	return rc == SQLITE_OK ? 0 : -1;
 }
 
 int
 db_commit(struct db *db)
 {
-	return sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	int rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		db->fault = rc & 0xff;
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+void
+db_fault_clear(struct db *db)
+{
+	if (db == NULL)
+		return;
+	db->fault = 0;
+	/* (An empty statement leaves the connection's error code SQLITE_OK.) */
+	sqlite3_exec(db->h, "", NULL, NULL, NULL);
+}
+
+int
+db_fault_take(struct db *db)
+{
+	int f;
+
+	if (db == NULL)
+		return 0;
+	/* A transaction refused, else a statement that failed by itself
+	 * (one in autocommit leaves its code on the connection). */
+	f = db->fault ? db->fault : sqlite3_errcode(db->h) & 0xff;
+	db->fault = 0;
+	switch (f) {
+	case SQLITE_BUSY: case SQLITE_LOCKED: return DB_FAULT_BUSY;
+	case SQLITE_FULL: return DB_FAULT_FULL;
+	case SQLITE_READONLY: return DB_FAULT_READONLY;
+	case 0: return 0;
+	default: return DB_FAULT_OTHER;
+	}
 }
 
 void
