@@ -225,6 +225,10 @@ helper_start(struct media_pool *mp, struct helper *h)
 		signal(SIGPIPE, SIG_DFL);
 		dup2(in[0], 0);
 		dup2(out[1], 1);
+		/* Nothing else of the jobs worker's (the database above all)
+		 * reaches a process that decodes hostile files. */
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
 		execv(mp->prog, argv);
 		_exit(127);
 	}
@@ -244,11 +248,10 @@ helper_start(struct media_pool *mp, struct helper *h)
 /* ---- finishing a job -------------------------------------------------- */
 
 static int
-exec1(struct db *db, sqlite3_stmt *st)
+exec1(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	(void)db;
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -263,7 +266,7 @@ job_done(struct db *db, int64_t jid, const char *error)
 	sqlite3_bind_int64(st, 1, jid);
 	if (error)
 		sqlite3_bind_text(st, 2, error, -1, SQLITE_STATIC);
-	return exec1(db, st);
+	return exec1(st);
 }
 
 /* The end of a job: the object's processing state, what was read, its
@@ -320,7 +323,7 @@ finish(struct media_pool *mp, struct db *db, const struct job *j, const char *st
 			sqlite3_bind_text(st, 9, thumb, -1, SQLITE_STATIC);
 		if (preview)
 			sqlite3_bind_text(st, 10, preview, -1, SQLITE_STATIC);
-		if (exec1(db, st) != 0)
+		if (exec1(st) != 0)
 			goto fail;
 		if (j->notify && webhook_enqueue(db, strcmp(status, "failed") == 0 ?
 		    "file.failed" : "file.uploaded", j->tid, j->oid) != 0)
@@ -365,7 +368,7 @@ retry_or_fail(struct media_pool *mp, struct db *db, const struct job *j, const c
 	sqlite3_bind_int64(st, 1, j->id);
 	sqlite3_bind_int64(st, 2, now_unix_ms() + 1000 * j->attempts);
 	sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
-	return exec1(db, st);
+	return exec1(st);
 }
 
 /* A processor's file into the object's place as a new blob; its key into
@@ -571,7 +574,7 @@ start(struct media_pool *mp, struct db *db, struct helper *h, const struct job *
 	if ((st = db_prep(db, "UPDATE jobs SET run_at = ?2 WHERE id = ?1")) != NULL) {
 		sqlite3_bind_int64(st, 1, j->id);
 		sqlite3_bind_int64(st, 2, now_unix_ms() + cfg->media_timeout * 2000 + LEASE_MARGIN_MS);
-		exec1(db, st);
+		exec1(st);
 	}
 	h->job = *j;
 	h->busy = 1;
@@ -650,7 +653,7 @@ media_dispatch(struct media_pool *mp, struct db *db)
 		if ((st = db_prep(db, count)) == NULL)
 			return -1;
 		sqlite3_bind_int64(st, 1, j.id);
-		if (exec1(db, st) != 0)
+		if (exec1(st) != 0)
 			return -1;
 		ran++;
 		/* Started that often and never finished: whatever it does
@@ -688,7 +691,7 @@ media_dispatch(struct media_pool *mp, struct db *db)
 		if (have_sha)
 			sqlite3_bind_blob(st, 4, sha, 32, SQLITE_STATIC);
 		sqlite3_bind_text(st, 5, j.key, -1, SQLITE_STATIC);
-		if (exec1(db, st) != 0)
+		if (exec1(st) != 0)
 			return -1;
 		use = media_kind(j.kind) && cfg->media;
 		if (use && mp->have_prog && start(mp, db, h, &j) == 0)

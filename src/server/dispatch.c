@@ -233,7 +233,7 @@ check_rate(struct cb_req *r)
 	if (left < 0)
 		return 0;
 	resp_header(r, "X-RateLimit-Limit", arena_printf(r->a, "%d", limit));
-	resp_header(r, "X-RateLimit-Remaining", arena_printf(r->a, "%d", left < 0 ? 0 : left));
+	resp_header(r, "X-RateLimit-Remaining", arena_printf(r->a, "%d", left));
 	resp_header(r, "X-RateLimit-Reset", arena_printf(r->a, "%d", reset));
 	if (wait == 0)
 		return 0;

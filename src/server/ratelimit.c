@@ -217,6 +217,22 @@ slot_for(uint64_t k, int64_t now, int *found)
 	return spare ? spare : oldest;
 }
 
+/* key's slot (locked) with a window open now: its own, or a new one. */
+static struct rl_slot *
+window_of(uint64_t k, int64_t now, int window_s)
+{
+	int found;
+	struct rl_slot *s = slot_for(k, now, &found);
+
+	if (!found || s->window_end <= now) {
+		s->key = k;
+		s->window_start = now;
+		s->window_end = now + (int64_t)window_s * 1000;
+		s->count = 0;
+	}
+	return s;
+}
+
 int
 ratelimit_wait(const char *key, int max, int window_s)
 {
@@ -242,20 +258,13 @@ ratelimit_fail(const char *key, int window_s)
 {
 	uint64_t k;
 	int64_t now = now_unix_ms();
-	int found;
 	struct rl_slot *s;
 
 	if (tab == NULL && ratelimit_init(NULL) != 0)
 		return;
 	k = hash_key(key);
 	lock();
-	s = slot_for(k, now, &found);
-	if (!found || s->window_end <= now) {
-		s->key = k;
-		s->window_start = now;
-		s->window_end = now + (int64_t)window_s * 1000;
-		s->count = 0;
-	}
+	s = window_of(k, now, window_s);
 	s->count++;
 	unlock();
 }
@@ -265,7 +274,7 @@ ratelimit_hit(const char *key, int max, int window_s, int *remaining, int *reset
 {
 	uint64_t k;
 	int64_t now = now_unix_ms();
-	int found, wait = 0;
+	int wait = 0;
 	struct rl_slot *s;
 
 	*remaining = max;
@@ -274,13 +283,7 @@ ratelimit_hit(const char *key, int max, int window_s, int *remaining, int *reset
 		return 0;
 	k = hash_key(key);
 	lock();
-	s = slot_for(k, now, &found);
-	if (!found || s->window_end <= now) {
-		s->key = k;
-		s->window_start = now;
-		s->window_end = now + (int64_t)window_s * 1000;
-		s->count = 0;
-	}
+	s = window_of(k, now, window_s);
 	if (s->count >= (uint32_t)max) {
 		wait = (int)((s->window_end - now + 999) / 1000);
 		if (wait < 1)
