@@ -530,6 +530,18 @@ rotation(struct json_object *s)
 	return 0;
 }
 
+/* What ffmpeg may open while reading in: the file itself, or the
+ * presigned URL's scheme; never another file or URL a container names. */
+static const char *
+protocols(const char *in)
+{
+	if (strncmp(in, "https://", 8) == 0)
+		return "https,tls,tcp";
+	if (strncmp(in, "http://", 7) == 0)
+		return "http,tcp";
+	return "file";
+}
+
 static void
 video(const char *in, const char *thumb, const char *preview, struct result *r)
 {
@@ -546,6 +558,7 @@ video(const char *in, const char *thumb, const char *preview, struct result *r)
 	}
 	{
 		char *argv[] = { (char *)opt.ffprobe, (char *)"-v", (char *)"error",
+		    (char *)"-protocol_whitelist", (char *)protocols(in),
 		    (char *)"-print_format", (char *)"json", (char *)"-show_format",
 		    (char *)"-show_streams", (char *)"-i", (char *)in, NULL };
 		probe = malloc(PROBE_MAX + 1);
@@ -637,7 +650,8 @@ video(const char *in, const char *thumb, const char *preview, struct result *r)
 	snprintf(frame, sizeof frame, "%s/cubby-media-%ld-poster.png", opt.tmp, (long)getpid());
 	{
 		char *argv[] = { (char *)opt.ffmpeg, (char *)"-nostdin", (char *)"-v", (char *)"error",
-		    (char *)"-y", (char *)"-ss", (char *)(duration > 2 ? "1" : "0"), (char *)"-i",
+		    (char *)"-y", (char *)"-protocol_whitelist", (char *)protocols(in),
+		    (char *)"-ss", (char *)(duration > 2 ? "1" : "0"), (char *)"-i",
 		    (char *)in, (char *)"-frames:v", (char *)"1", (char *)"-an", (char *)"-sn",
 		    (char *)"-f", (char *)"image2", (char *)"-c:v", (char *)"png",
 		    (char *)"-compression_level", (char *)"1", frame, NULL };
