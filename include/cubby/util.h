@@ -36,5 +36,8 @@ int hex_digit(int c);
 int http_range(const char *h, int64_t size, int64_t *from, int64_t *to);
 /* ASCII case-insensitive prefix test. */
 int has_prefix_ci(const char *s, const char *prefix);
+struct json_object;
+/* The string at key k of object o, or NULL (absent, or not a string). */
+const char *json_str(struct json_object *o, const char *k);
 
 #endif

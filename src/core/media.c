@@ -441,16 +441,6 @@ media_json(struct arena *a, struct json_object *ans, const char *thumb_type,
 	return s;
 }
 
-static const char *
-jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* Only the types the processor writes are served. */
 static const char *
 image_type(const char *t)
@@ -472,8 +462,8 @@ answered(struct media_pool *mp, struct db *db, struct helper *h)
 	if (ans == NULL || !json_object_object_get_ex(ans, "ok", &ok)) {
 		rc = retry_or_fail(mp, db, j, "the processor's answer was unreadable");
 	} else if (json_object_get_boolean(ok)) {
-		const char *tt = image_type(jstr(ans, "thumb")), *pt = image_type(jstr(ans, "preview"));
-		const char *tk = NULL, *pk = NULL, *kind = jstr(ans, "kind");
+		const char *tt = image_type(json_str(ans, "thumb")), *pt = image_type(json_str(ans, "preview"));
+		const char *tk = NULL, *pk = NULL, *kind = json_str(ans, "kind");
 		if (kind && !asset_kind_valid(kind))
 			kind = NULL;
 		if ((tt && (tk = store_derived(mp, db, &a, j, h->thumb, tt)) == NULL) ||
@@ -487,7 +477,7 @@ answered(struct media_pool *mp, struct db *db, struct helper *h)
 		}
 	} else {
 		struct json_object *sk;
-		const char *why = jstr(ans, "error");
+		const char *why = json_str(ans, "error");
 		int skipped = json_object_object_get_ex(ans, "skipped", &sk) &&
 		    json_object_get_boolean(sk);
 		rc = finish(mp, db, j, skipped ? "skipped" : "failed",

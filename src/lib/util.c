@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "cubby/util.h"
 
 int
@@ -241,4 +243,14 @@ http_range(const char *h, int64_t size, int64_t *from, int64_t *to)
 	*from = a;
 	*to = b >= size ? size - 1 : b;
 	return 1;
+}
+
+const char *
+json_str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
 }

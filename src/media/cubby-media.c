@@ -497,16 +497,6 @@ num_of(struct json_object *o, const char *k)
 	return json_object_get_double(v);
 }
 
-static const char *
-str_of(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /* The rotation a stream asks for (degrees), from its tags or side data. */
 static int
 rotation(struct json_object *s)
@@ -516,7 +506,7 @@ rotation(struct json_object *s)
 
 	long long deg;
 
-	if (json_object_object_get_ex(s, "tags", &t) && (v = str_of(t, "rotate")) != NULL &&
+	if (json_object_object_get_ex(s, "tags", &t) && (v = json_str(t, "rotate")) != NULL &&
 	    parse_ll(v, -360, 360, &deg) == 0)
 		return (int)deg;
 	if (json_object_object_get_ex(s, "side_data_list", &sd) &&
@@ -580,7 +570,7 @@ video(const char *in, const char *thumb, const char *preview, struct result *r)
 	    json_object_is_type(streams, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(streams); i++) {
 			struct json_object *s = json_object_array_get_idx(streams, i), *d, *ap;
-			const char *type = str_of(s, "codec_type");
+			const char *type = json_str(s, "codec_type");
 			/* Cover art in an audio file is a video stream too. */
 			int pic = json_object_object_get_ex(s, "disposition", &d) &&
 			    json_object_object_get_ex(d, "attached_pic", &ap) &&
@@ -600,19 +590,19 @@ video(const char *in, const char *thumb, const char *preview, struct result *r)
 		duration = num_of(vs, "duration");
 	if (duration > 0)
 		put_int(r, "duration_ms", (long long)(duration * 1000 + 0.5));
-	if (format && str_of(format, "format_name"))
-		put_str(r, "format", str_of(format, "format_name"));
+	if (format && json_str(format, "format_name"))
+		put_str(r, "format", json_str(format, "format_name"));
 	{
 		struct json_object *t;
 		const char *c;
 		if (format && json_object_object_get_ex(format, "tags", &t) &&
-		    (c = str_of(t, "creation_time")) != NULL && capture_time(c, when) == 0)
+		    (c = json_str(t, "creation_time")) != NULL && capture_time(c, when) == 0)
 			put_str(r, "captured_at", when);
 	}
 	if (vs == NULL) {
 		put_str(r, "kind", "audio");
-		if (str_of(as, "codec_name"))
-			put_str(r, "codec", str_of(as, "codec_name"));
+		if (json_str(as, "codec_name"))
+			put_str(r, "codec", json_str(as, "codec_name"));
 		goto out;
 	}
 	put_str(r, "kind", "video");
@@ -634,8 +624,8 @@ video(const char *in, const char *thumb, const char *preview, struct result *r)
 			goto out;
 		}
 	}
-	if (str_of(vs, "codec_name"))
-		put_str(r, "codec", str_of(vs, "codec_name"));
+	if (json_str(vs, "codec_name"))
+		put_str(r, "codec", json_str(vs, "codec_name"));
 #ifndef HAVE_VIPS
 	image(NULL, NULL, NULL, 0, r);     /* says why: no poster is scaled */
 	goto out;

@@ -35,8 +35,6 @@ struct db {
 	int fault;                  /* the last BEGIN or COMMIT failure's code */
 };
 
-const int db_schema_latest = 8;     /* the number of steps in migrations.c */
-
 int
 db_open(const struct cb_config *cfg, int flags, struct db **out, char *err,
     size_t errlen)

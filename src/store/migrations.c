@@ -250,4 +250,5 @@ const char *const db_migrations[] = {
 	"ALTER TABLE objects ADD COLUMN processing_error TEXT;",
 };
 
-const int db_nmigrations = sizeof db_migrations / sizeof db_migrations[0];
+/* The schema this binary speaks: one version per step, never kept by hand. */
+const int db_schema_latest = sizeof db_migrations / sizeof db_migrations[0];

@@ -3,6 +3,5 @@
 #define CUBBY_STORE_MIGRATIONS_H
 
 extern const char *const db_migrations[];
-extern const int db_nmigrations;
 
 #endif

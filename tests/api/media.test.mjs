@@ -194,6 +194,7 @@ test('an image: thumbnail and preview upright, EXIF capture time, signed URLs', 
   assert.equal(viaKey.status, 200);
   assert.equal(viaKey.headers.get('content-type'), 'image/webp');
   assert.equal(viaKey.headers.get('content-disposition'), 'inline');
+  assert.equal((await req(f.base, 'GET', `/api/v1/files/${fid}/signed-url?variant=other`, { key })).status, 400);
   const s = await req(f.base, 'GET', `/api/v1/files/${fid}/signed-url?variant=preview&expiresIn=60`, { key });
   assert.equal(s.status, 200, s.text);
   assert.match(s.json.url, /variant=preview/);
@@ -290,6 +291,10 @@ test('bad input: truncated, a bomb, zero bytes, a PDF named .jpg; each settles w
   assert.equal(pdf.type, 'file', 'typed by its bytes, not its name');
   assert.equal(pdf.processing_status, 'completed');
   assert.equal(pdf.thumb_url, null);
+  // a file without a thumbnail: none to download or sign
+  const pid = uuidOf(pdf.id);
+  assert.equal((await req(f.base, 'GET', `/api/v1/files/${pid}/download?variant=thumb`, { key })).status, 404);
+  assert.equal((await req(f.base, 'GET', `/api/v1/files/${pid}/signed-url?variant=preview`, { key })).status, 404);
   assert.ok(Date.now() - started < 30000, 'all within the time limit');
   // and the next good file is processed
   const ok = await settled(f.base, key, await upload(f.base, key, fixtures.exif));
