@@ -139,6 +139,18 @@ run_tests() {
 	passed=$(cat $logs 2>/dev/null | grep -E '^ *ok [0-9]+' | grep -vc '# SKIP' || true)
 	# shellcheck disable=SC2086
 	failed=$(cat $logs 2>/dev/null | grep -cE '^ *not ok [0-9]+' || true)
+	# What failed, again at the end where a truncated log still shows it:
+	# each failing test point and the first lines of its error.
+	for out in build/check.out build-test/check.out; do
+		[ -f "$out" ] || continue
+		awk -v run="${out%%/*}" '
+			/^ *not ok [0-9]+/ { print run ": " $0; want = 8; skip = 0; next }
+			want > 0 && /^ *\.\.\.$/ { want = 0; next }
+			want > 0 && /^ *(stack|duration_ms|failureType|code|name|operator):/ { skip = ($0 ~ /stack:/); next }
+			want > 0 && !skip && !/^ *---$/ { print run ": " $0; want--; next }
+			/^(FAIL|ERROR):/ { print run ": " $0 }
+		' "$out" | head -n 40
+	done
 	echo "$passed passed, $failed failed (both runs)"
 	[ "$failed" -eq 0 ] || rc=1
 	return $rc
