@@ -42,6 +42,10 @@ int place_default(struct db *db, const char *tenant_id, char out[37]);
 /* A presigned URL for the place (in_s3 only). */
 int place_presign(const struct place *p, const char *method, const char *query,
     const char *content_type, long expires, struct buf *url);
+/* The SHA-256 of the object in a bucket, read through once (in_s3
+ * only), and how many bytes that was. 0, or -1 with res saying why. */
+int place_sha256(const struct place *p, unsigned char sha[32], int64_t *size,
+    struct s3_result *res);
 struct object;
 /* 1 when an object's bytes go to, or are in, a bucket (a storage
  * connection's, or the server's with blob_backend = s3). */

@@ -140,6 +140,10 @@ int resp_empty(struct cb_req *r, int status);
 /* snake_case name of a status, as the KV document's message table has it
  * ("not_found", "method_not_allowed", ...). */
 const char *http_code_name(int status);
+/* A failed write to the data directory, by its errno: 507 (full), 503
+ * (the file system went read-only) or 500; and the code to answer with. */
+int storage_errno_status(int err);
+const char *storage_status_code(int status);
 /* Standard reason phrase for a status. */
 const char *http_reason(int status);
 

@@ -52,6 +52,17 @@ int s3_put_file(const struct s3_target *t, const char *key, int fd, int64_t off,
  * into out, capped by out's max (code TooLarge past it). */
 int s3_get_mem(const struct s3_target *t, const char *key, int64_t from,
     int64_t to, struct buf *out, struct s3_result *res);
+/* GET a whole object, its body handed to fn piece by piece (non-zero
+ * from fn stops it: -1). A retried GET calls reset first, so fn sees the
+ * body once from its start. */
+int s3_get_stream(const struct s3_target *t, const char *key,
+    int (*fn)(void *arg, const void *p, size_t n), void (*reset)(void *arg),
+    void *arg, struct s3_result *res);
+/* CopyObject in the bucket, from key to key (the store copies; no bytes
+ * pass here), only while the source's ETag is if_match (when given: 412
+ * PreconditionFailed otherwise). */
+int s3_copy(const struct s3_target *t, const char *from, const char *to,
+    const char *if_match, struct s3_result *res);
 int s3_delete(const struct s3_target *t, const char *key, struct s3_result *res);
 /* ListObjectsV2, one page of at most max keys under prefix: cb per key
  * (non-zero stops). The number listed, or -1. */

@@ -514,13 +514,14 @@ asset_api_part_put(struct cb_req *r)
 			return req_fail(r, 409, "upload_not_in_progress",
 			    "the upload was completed or aborted meanwhile");
 		log_err("rid=%s part file: %s", r->rid, strerror(errno));
-		return req_fail(r, 500, "internal_error", "storage unavailable");
+		rc = storage_errno_status(errno);
+		return req_fail(r, rc, storage_status_code(rc), "storage unavailable");
 	}
 	buf = arena_alloc(r->a, 262144);
 	while ((got = req_read(r, buf, 262144)) > 0)
 		if (blob_part_write(&bp, buf, (size_t)got) != 0) {
 			log_err("rid=%s part write: %s", r->rid, strerror(errno));
-			rc = errno == ENOSPC ? 507 : 500;
+			rc = storage_errno_status(errno);
 			break;
 		}
 	if (got < 0 || rc != 0 || bp.size != r->content_length) {
@@ -532,14 +533,15 @@ asset_api_part_put(struct cb_req *r)
 		blob_part_close(&bp);
 		if (r->err.status)
 			return -1;
-		return req_fail(r, rc ? rc : 400, rc ? "internal_error" : "validation_error",
+		return req_fail(r, rc ? rc : 400, rc ? storage_status_code(rc) : "validation_error",
 		    rc ? "storage write failed" : "the body ended early");
 	}
 	if (blob_part_end(&bp, sha) != 0) {
 		log_err("rid=%s part sync: %s", r->rid, strerror(errno));
+		rc = storage_errno_status(errno);
 		asset_part_forget(ctx_db(r->ctx), &o, part);
 		blob_part_close(&bp);
-		return req_fail(r, 500, "internal_error", "storage write failed");
+		return req_fail(r, rc, storage_status_code(rc), "storage write failed");
 	}
 	if (ck != NULL && !ct_equal(sha, want, 32)) {
 		asset_part_forget(ctx_db(r->ctx), &o, part);

@@ -20,6 +20,7 @@
 #include "cubby/crypto.h"
 #include "cubby/log.h"
 #include "cubby/place.h"
+#include "cubby/sigv4.h"
 #include "cubby/server.h"
 #include "cubby/tenant.h"
 #include "cubby/url.h"
@@ -219,7 +220,7 @@ file_upload_put(struct cb_req *r)
 	snprintf(blob_key, sizeof blob_key, "%s-%s", obj.id, rhex);
 	if (blob_create(r->ctx->cfg, blob_key, &w) != 0) {
 		log_err("rid=%s blob create: %s", r->rid, strerror(errno));
-		rc = 500;
+		rc = storage_errno_status(errno);
 		why = "storage unavailable";
 		goto fail;
 	}
@@ -232,7 +233,7 @@ file_upload_put(struct cb_req *r)
 		}
 		if (blob_write(&w, buf, (size_t)got) != 0) {
 			log_err("rid=%s blob write: %s", r->rid, strerror(errno));
-			rc = errno == ENOSPC ? 507 : 500;
+			rc = storage_errno_status(errno);
 			why = "storage write failed";
 			break;
 		}
@@ -247,7 +248,7 @@ file_upload_put(struct cb_req *r)
 	}
 	if (blob_commit(&w, sha) != 0) {
 		log_err("rid=%s blob commit: %s", r->rid, strerror(errno));
-		rc = 500;
+		rc = storage_errno_status(errno);
 		why = "storage write failed";
 		goto fail;
 	}
@@ -269,7 +270,7 @@ fail:
 	if (r->err.status)
 		return -1;
 	return fail(r, rc, rc == 409 ? "upload_already_completed" :
-	    rc == 403 ? "quota_exceeded" : NULL, why);
+	    rc == 403 ? "quota_exceeded" : rc >= 500 ? storage_status_code(rc) : NULL, why);
 }
 
 /* ---- files ----------------------------------------------------------- */
@@ -514,13 +515,23 @@ file_download(struct cb_req *r)
 	if (variant != NULL)
 		o.has_sha = 0;
 	if (object_in_bucket(r->ctx->cfg, &o) && o.blob_key != NULL) {
-		/* The bucket serves it (Range included): a short-lived
-		 * presigned GET. Clients follow the redirect (curl: -L). */
-		struct buf url;
+		/* The bucket serves it (Range, ETag and 304 included): a
+		 * short-lived presigned GET (a HEAD for a HEAD), which also
+		 * names the headers the bucket answers with. Clients follow
+		 * the redirect (curl: -L). */
+		struct buf url, q;
 		int bad;
+		disp = variant ? (char *)"inline" :
+		    arena_printf(r->a, "attachment; filename=\"%s\"", o.name);
 		buf_init(&url, 8192);
-		bad = object_presign(ctx_db(r->ctx), r->ctx->cfg, r->a, &o, "GET", NULL, NULL,
-		    300, &url) != 0;
+		buf_init(&q, 4096);
+		bad = buf_puts(&q, "response-content-disposition=") != 0 ||
+		    sigv4_encode(&q, disp, strlen(disp), 0) != 0 ||
+		    (o.content_type != NULL && (buf_puts(&q, "&response-content-type=") != 0 ||
+		    sigv4_encode(&q, o.content_type, strlen(o.content_type), 0) != 0)) ||
+		    object_presign(ctx_db(r->ctx), r->ctx->cfg, r->a, &o,
+		    r->head_only ? "HEAD" : "GET", buf_cstr(&q), NULL, 300, &url) != 0;
+		buf_free(&q);
 		if (!bad) {
 			resp_header(r, "Location", arena_strdup(r->a, buf_cstr(&url)));
 			resp_header(r, "Cache-Control", "no-store");

@@ -580,12 +580,44 @@ out:
 	return rc;
 }
 
+/* The SHA-256 of a job's object in its bucket: read back once through
+ * the jobs worker (the bytes went from the client straight to the
+ * bucket). Bytes of another size than the row's are not the object that
+ * was completed: no digest for them. */
+static int
+hash_in_bucket(struct db *db, const struct cb_config *cfg, const struct job *j,
+    int64_t size, unsigned char sha[32])
+{
+	struct s3_result res;
+	struct place pl;
+	struct arena a;
+	int64_t got = -1;
+	int rc = -1;
+
+	arena_init(&a, 1024);
+	if (place_of(db, cfg, &a, j->tid, *j->sid ? j->sid : NULL, j->key, &pl) != 0) {
+		arena_free(&a);
+		return -1;
+	}
+	if (place_sha256(&pl, sha, &got, &res) != 0)
+		log_warn("media: hashing %s in its bucket: %s", j->key, res.message);
+	else if (size >= 0 && got != size)
+		log_warn("media: %s in its bucket is %lld bytes, not the %lld completed",
+		    j->key, (long long)got, (long long)size);
+	else
+		rc = 0;
+	place_done(&pl);
+	arena_free(&a);
+	return rc;
+}
+
 int
 media_dispatch(struct media_pool *mp, struct db *db)
 {
 	static const char pick[] =
 	    "SELECT j.id, j.attempts, coalesce(json_extract(j.payload, '$.notify'), 0),"
-	    " o.id, o.tenant_id, o.blob_key, o.sha256 IS NULL, o.storage_id FROM jobs j"
+	    " o.id, o.tenant_id, o.blob_key, o.sha256 IS NULL, o.storage_id, o.size_bytes"
+	    " FROM jobs j"
 	    " LEFT JOIN objects o ON o.id = json_extract(j.payload, '$.objectId')"
 	    "  AND o.tenant_id = json_extract(j.payload, '$.tenantId')"
 	    "  AND o.deleted_at IS NULL AND o.state = 'completed'"
@@ -604,6 +636,7 @@ media_dispatch(struct media_pool *mp, struct db *db)
 		struct job j;
 		unsigned char sha[32];
 		int rc, need_sha = 0, have_sha = 0, use;
+		int64_t size = -1;
 
 		/* Only while a processor could take what comes. */
 		if (h == NULL)
@@ -628,6 +661,8 @@ media_dispatch(struct media_pool *mp, struct db *db)
 			need_sha = sqlite3_column_int(st, 6);
 			if (sqlite3_column_type(st, 7) != SQLITE_NULL)
 				strlcpy_cb(j.sid, (const char *)sqlite3_column_text(st, 7), sizeof j.sid);
+			if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+				size = sqlite3_column_int64(st, 8);
 		}
 		sqlite3_reset(st);
 		/* Another pool's jobs worker may have picked it meanwhile. A
@@ -665,8 +700,9 @@ media_dispatch(struct media_pool *mp, struct db *db)
 			continue;
 		}
 		j.kind = asset_sniff_blob(db, cfg, j.tid, *j.sid ? j.sid : NULL, j.key);
-		/* (Blobs in a bucket are not read back to hash them.) */
-		if (need_sha && !*j.sid && !blob_on_s3(cfg)) {
+		if (need_sha && (*j.sid || blob_on_s3(cfg)))
+			have_sha = hash_in_bucket(db, cfg, &j, size, sha) == 0;
+		else if (need_sha) {
 			if (blob_hash(cfg, j.key, sha) == 0)
 				have_sha = 1;
 			else

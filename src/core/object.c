@@ -900,10 +900,17 @@ out:
 int
 object_direct_poll(struct db *db, const struct cb_config *cfg, int limit)
 {
+	/* Round the pending uploads from where the last call stopped, so
+	 * that more than limit abandoned ones cannot keep a new upload from
+	 * being looked at until they expire. */
 	static const char pick[] =
-	    "SELECT id, tenant_id FROM objects WHERE state = 'pending' AND part_count IS NULL"
+	    "SELECT id, tenant_id, upload_expires_at FROM objects WHERE state = 'pending'"
+	    " AND part_count IS NULL"
 	    " AND blob_key IS NOT NULL AND deleted_at IS NULL AND upload_expires_at > ?1"
-	    " ORDER BY upload_expires_at LIMIT ?2";
+	    " AND upload_expires_at >= ?3 AND (upload_expires_at > ?3 OR id > ?4)"
+	    " ORDER BY upload_expires_at, id LIMIT ?2";
+	static char after[37];
+	static int64_t after_exp;
 	char (*ids)[2][37];
 	sqlite3_stmt *st;
 	int n = 0, done = 0, rc, d;
@@ -913,12 +920,23 @@ object_direct_poll(struct db *db, const struct cb_config *cfg, int limit)
 	ids = xcalloc((size_t)limit, sizeof *ids);
 	sqlite3_bind_int64(st, 1, now_unix_ms());
 	sqlite3_bind_int(st, 2, limit);
+	sqlite3_bind_int64(st, 3, after_exp);
+	sqlite3_bind_text(st, 4, after, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
 		strlcpy_cb(ids[n][0], (const char *)sqlite3_column_text(st, 0), 37);
 		strlcpy_cb(ids[n][1], (const char *)sqlite3_column_text(st, 1), 37);
+		if (n == limit - 1)
+			after_exp = sqlite3_column_int64(st, 2);
 		n++;
 	}
 	sqlite3_reset(st);
+	/* A short round reached the end: the next starts from the top. */
+	if (n < limit) {
+		after[0] = '\0';
+		after_exp = 0;
+	} else {
+		memcpy(after, ids[n - 1][0], sizeof after);
+	}
 	for (int i = 0; i < n; i++)
 		if (object_direct_check(db, cfg, ids[i][1], ids[i][0], &d) == 0 && d)
 			done++;
@@ -931,7 +949,10 @@ object_direct_sweep(struct db *db, const struct cb_config *cfg, int limit)
 {
 	static const char pick[] =
 	    "SELECT id, blob_key, tenant_id, storage_id FROM objects"
-	    " WHERE state = 'failed' AND blob_key IS NOT NULL LIMIT ?1";
+	    " WHERE state = 'failed' AND blob_key IS NOT NULL"
+	    /* A multipart upload's parts first (asset_sweep_parts finds the
+	     * bucket's upload by the blob key, then clears upload_id). */
+	    " AND (upload_id IS NULL OR coalesce(part_count, 0) = 0) LIMIT ?1";
 	static const char done[] =
 	    "UPDATE objects SET blob_key = NULL WHERE id = ?1 AND state = 'failed' AND blob_key = ?2";
 	char (*v)[4][80];

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <gcrypt.h>
 #include <sqlite3.h>
 
 #include "cubby/arena.h"
@@ -89,6 +90,52 @@ place_presign(const struct place *p, const char *method, const char *query,
 	if (!p->in_s3)
 		return -1;
 	return s3_presign(&p->t, method, p->name, query, content_type, expires, url);
+}
+
+struct hashing {
+	gcry_md_hd_t h;
+	int64_t n;
+};
+
+static int
+hash_more(void *arg, const void *p, size_t n)
+{
+	struct hashing *x = arg;
+
+	gcry_md_write(x->h, p, n);
+	x->n += (int64_t)n;
+	return 0;
+}
+
+static void
+hash_again(void *arg)
+{
+	struct hashing *x = arg;
+
+	gcry_md_reset(x->h);
+	x->n = 0;
+}
+
+int
+place_sha256(const struct place *p, unsigned char sha[32], int64_t *size,
+    struct s3_result *res)
+{
+	struct hashing x = { NULL, 0 };
+	int rc;
+
+	memset(res, 0, sizeof *res);
+	if (!p->in_s3 || gcry_md_open(&x.h, GCRY_MD_SHA256, 0) != 0) {
+		snprintf(res->code, sizeof res->code, "NoHash");
+		snprintf(res->message, sizeof res->message, "cannot hash here");
+		return -1;
+	}
+	rc = s3_get_stream(&p->t, p->name, hash_more, hash_again, &x, res);
+	if (rc == 0) {
+		memcpy(sha, gcry_md_read(x.h, GCRY_MD_SHA256), 32);
+		*size = x.n;
+	}
+	gcry_md_close(x.h);
+	return rc;
 }
 
 int

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -31,6 +32,21 @@ http_code_name(int status)
 	case 507: return "insufficient_storage";
 	default:  return status >= 500 ? "internal_error" : "bad_request";
 	}
+}
+
+int
+storage_errno_status(int err)
+{
+	if (err == ENOSPC || err == EDQUOT)
+		return 507;
+	return err == EROFS ? 503 : 500;
+}
+
+const char *
+storage_status_code(int status)
+{
+	return status == 507 ? "storage_full" : status == 503 ? "storage_read_only" :
+	    "internal_error";
 }
 
 static char *

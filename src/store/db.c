@@ -33,6 +33,7 @@ struct db {
 	ino_t ino;
 	struct cache_ent cache[STMT_CACHE];
 	int fault;                  /* the last BEGIN or COMMIT failure's code */
+	int fault_errno;            /* and the system's errno behind it */
 };
 
 int
@@ -303,8 +304,10 @@ db_begin(struct db *db)
 {
 	int rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK) {
 		db->fault = rc & 0xff;
+		db->fault_errno = sqlite3_system_errno(db->h);
+	}
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
@@ -313,8 +316,10 @@ db_commit(struct db *db)
 {
 	int rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
 
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK) {
 		db->fault = rc & 0xff;
+		db->fault_errno = sqlite3_system_errno(db->h);
+	}
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
@@ -323,22 +328,59 @@ db_fault_clear(struct db *db)
 {
 	if (db == NULL)
 		return;
-	db->fault = 0;
+	db->fault = db->fault_errno = 0;
 	/* (An empty statement leaves the connection's error code SQLITE_OK.) */
 	sqlite3_exec(db->h, "", NULL, NULL, NULL);
+}
+
+/* Whether a file can be made beside path now: 0, or the errno. */
+static int
+probe_write(const char *path)
+{
+	char probe[4200];
+	int fd, e = 0;
+
+	if (snprintf(probe, sizeof probe, "%s.probe.%ld", path, (long)getpid()) >=
+	    (int)sizeof probe)
+		return 0;
+	fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : errno;
+	if (write(fd, "x", 1) != 1)
+		e = errno;
+	close(fd);
+	unlink(probe);
+	return e;
 }
 
 int
 db_fault_take(struct db *db)
 {
-	int f;
+	int f, e;
 
 	if (db == NULL)
 		return 0;
 	/* A transaction refused, else a statement that failed by itself
 	 * (one in autocommit leaves its code on the connection). */
-	f = db->fault ? db->fault : sqlite3_errcode(db->h) & 0xff;
-	db->fault = 0;
+	if (db->fault) {
+		f = db->fault;
+		e = db->fault_errno;
+	} else {
+		f = sqlite3_errcode(db->h) & 0xff;
+		e = sqlite3_system_errno(db->h);
+	}
+	db->fault = db->fault_errno = 0;
+	/* An I/O error says more through the system's errno: a file system
+	 * the kernel turned read-only (a failing disk), or one full. */
+	if (f == SQLITE_IOERR || f == SQLITE_CANTOPEN) {
+		/* (SQLite's errno is often gone by now: ask the directory.) */
+		if (e == 0)
+			e = probe_write(db->path);
+		if (e == EROFS)
+			f = SQLITE_READONLY;
+		else if (e == ENOSPC || e == EDQUOT)
+			f = SQLITE_FULL;
+	}
 	switch (f) {
 	case SQLITE_BUSY: case SQLITE_LOCKED: return DB_FAULT_BUSY;
 	case SQLITE_FULL: return DB_FAULT_FULL;

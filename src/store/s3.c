@@ -21,6 +21,7 @@
 #define S3_ATTEMPTS      3
 #define S3_ERRBODY_MAX   (64 * 1024)
 #define S3_LIST_MAX      (8 * 1024 * 1024)
+#define S3_EXTRA_MAX     2
 
 static CURL *easy;      /* this process's handle: its connection cache */
 
@@ -35,6 +36,11 @@ struct body_src {
 struct sink {
 	struct buf *mem;        /* the reply body, capped */
 	int overflow;
+	/* A 2xx body goes to fn instead (non-zero stops the transfer);
+	 * reset is called before each attempt. */
+	int (*fn)(void *arg, const void *p, size_t n);
+	void (*reset)(void *arg);
+	void *arg;
 };
 
 static size_t
@@ -66,6 +72,12 @@ write_sink(char *p, size_t size, size_t n, void *arg)
 	struct sink *s = arg;
 	size_t len = size * n;
 
+	if (s->fn != NULL) {
+		long status = 0;
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300)
+			return s->fn(s->arg, p, len) == 0 ? len : 0;
+	}
 	if (buf_append(s->mem, p, len) != 0) {
 		s->overflow = 1;
 		return 0;
@@ -197,6 +209,8 @@ struct call {
 	const char *payload_hash;       /* NULL: computed (memory) or unsigned */
 	struct sink sink;
 	int head;
+	const struct sigv4_header *extra;   /* more headers to sign and send */
+	size_t nextra;                      /* at most S3_EXTRA_MAX */
 };
 
 /* scheme://host[:port] of the endpoint, the Host header and the decoded
@@ -279,7 +293,7 @@ perform(const struct s3_target *t, struct call *c, struct s3_result *res)
 	}
 	for (int attempt = 0; attempt < S3_ATTEMPTS; attempt++) {
 		struct sigv4_key k = { t->access_key, t->secret_key, NULL, t->region, "s3" };
-		struct sigv4_header hs[4];
+		struct sigv4_header hs[4 + S3_EXTRA_MAX];
 		struct curl_slist *hl = NULL, *resolve = NULL;
 		struct sigv4_req sr;
 		char line[20000];
@@ -298,12 +312,16 @@ perform(const struct s3_target *t, struct call *c, struct s3_result *res)
 		c->body.pos = 0;
 		c->sink.overflow = 0;
 		buf_reset(c->sink.mem);
+		if (c->sink.reset != NULL)
+			c->sink.reset(c->sink.arg);
 		sigv4_date((long long)time(NULL), date);
 		hs[nh++] = (struct sigv4_header){ "host", buf_cstr(&host) };
 		hs[nh++] = (struct sigv4_header){ "x-amz-content-sha256", hash };
 		hs[nh++] = (struct sigv4_header){ "x-amz-date", date };
 		if (c->content_type)
 			hs[nh++] = (struct sigv4_header){ "content-type", c->content_type };
+		for (size_t i = 0; i < c->nextra && i < S3_EXTRA_MAX; i++)
+			hs[nh++] = c->extra[i];
 		sr = (struct sigv4_req){ c->method, buf_cstr(&path), c->query, hs, nh, hash, 0 };
 		buf_reset(&auth);
 		if (sigv4_authorization(&k, &sr, date, 0, &auth) != 0) {
@@ -328,6 +346,10 @@ perform(const struct s3_target *t, struct call *c, struct s3_result *res)
 		}
 		if (c->range) {
 			snprintf(line, sizeof line, "Range: %s", c->range);
+			hl = curl_slist_append(hl, line);
+		}
+		for (size_t i = 0; i < c->nextra && i < S3_EXTRA_MAX; i++) {
+			snprintf(line, sizeof line, "%s: %s", c->extra[i].name, c->extra[i].value);
 			hl = curl_slist_append(hl, line);
 		}
 		resolve = curl_slist_append(resolve, pin);
@@ -475,6 +497,47 @@ s3_get_mem(const struct s3_target *t, const char *key, int64_t from,
 
 	set_range(&c, range, from, to);
 	return simple(t, &c, out, res);
+}
+
+int
+s3_get_stream(const struct s3_target *t, const char *key,
+    int (*fn)(void *arg, const void *p, size_t n), void (*reset)(void *arg),
+    void *arg, struct s3_result *res)
+{
+	struct call c = { .method = "GET", .key = key,
+	    .sink = { .fn = fn, .reset = reset, .arg = arg } };
+	return simple(t, &c, NULL, res);
+}
+
+int
+s3_copy(const struct s3_target *t, const char *from, const char *to,
+    const char *if_match, struct s3_result *res)
+{
+	struct sigv4_header h[2];
+	struct call c = { .method = "PUT", .key = to, .extra = h, .nextra = 1 };
+	struct buf src, path;
+	int rc = -1;
+
+	/* x-amz-copy-source: /bucket/key, URL-encoded ('/' kept). */
+	buf_init(&src, 4096);
+	buf_init(&path, 4096);
+	if (buf_printf(&path, "/%s/%s", t->bucket, from) != 0 ||
+	    sigv4_encode_path(&src, buf_cstr(&path), 0) != 0) {
+		memset(res, 0, sizeof *res);
+		snprintf(res->code, sizeof res->code, "InvalidTarget");
+		snprintf(res->message, sizeof res->message, "the key cannot be copied");
+		goto out;
+	}
+	h[0] = (struct sigv4_header){ "x-amz-copy-source", buf_cstr(&src) };
+	if (if_match != NULL && *if_match) {
+		h[1] = (struct sigv4_header){ "x-amz-copy-source-if-match", if_match };
+		c.nextra = 2;
+	}
+	rc = simple(t, &c, NULL, res);
+out:
+	buf_free(&src);
+	buf_free(&path);
+	return rc;
 }
 
 int

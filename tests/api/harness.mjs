@@ -53,9 +53,17 @@ async function waitFor(fn, what, ms = 10000) {
   throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
 }
 
+// CUBBY_TEST_BLOBS=s3: a Stack keeps its blobs in a bucket of a real S3
+// server that checks signatures (startS3Peer), started with it, unless
+// the test sets blob_backend itself. The files and assets suites run so a
+// second time (files.s3.test.mjs, assets.s3.test.mjs).
+export const blobMode = process.env.CUBBY_TEST_BLOBS === 's3' ? 's3' : 'fs';
+export const S3_BUCKET = 'cubby-blobs';
+
 export class Stack {
   constructor(opts = {}) {
     this.opts = opts;
+    this.s3 = blobMode === 's3' && !(opts.config && opts.config.blob_backend);
     this.procs = [];
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cubby-api-'));
     fs.chmodSync(this.tmp, 0o755);   // nginx workers run as nobody
@@ -216,6 +224,14 @@ export class Stack {
 
   // The usual stack: init, pool, lighttpd and nginx, all answering.
   async start() {
+    if (this.s3 && !this.peer) {
+      this.peer = await startS3Peer();
+      const made = this.peer.curl('PUT', `/${S3_BUCKET}`);
+      if (made.status !== 200) throw new Error(`the S3 peer would not make a bucket: ${made.status} ${made.body}`);
+      this.opts.config = { ...this.opts.config, blob_backend: 's3', s3_endpoint: this.peer.endpoint,
+        s3_region: this.peer.region, s3_bucket: S3_BUCKET, s3_access_key: this.peer.accessKey,
+        s3_secret_key: this.peer.secretKey, s3_prefix: 'cubby/' };
+    }
     this.init();
     this.startPool();
     await waitFor(() => fs.existsSync(this.socket), 'the pool socket');
@@ -262,6 +278,7 @@ export class Stack {
         if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
       }
     }
+    if (this.peer) this.peer.stop();
     // A sanitizer report from any pool process fails the run; the log is
     // kept next to the build for reading.
     // (Pools that Apache's mod_fcgid started write to Apache's error log.)

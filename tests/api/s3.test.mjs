@@ -177,6 +177,25 @@ test('file API: the presigned URL is the bucket\'s; the file is there once its b
   assert.equal((await req(f.base, 'PUT', `/_internal/upload/tenants/x/files/${u.json.fileId}/a.png?expires=1&signature=x`, { body: 'x' })).status, 409);
 }));
 
+test('many abandoned uploads do not hide a new one: arrivals are looked for in rounds over every pending upload', async () => {
+  const f = stack.fronts[1];
+  const key = await tenant(f.base);
+  // more than one round's worth (50) of URLs nobody uses, expiring before the new one
+  for (let i = 0; i < 120; i++)
+    assert.equal((await req(f.base, 'POST', '/api/v1/upload/request', { key, body: { fileType: 'application/pdf', fileName: `idle-${i}.pdf` } })).status, 200);
+  const u = await req(f.base, 'POST', '/api/v1/upload/request', { key, body: { fileType: 'application/pdf', fileName: 'real.pdf' } });
+  const bytes = crypto.randomBytes(5000);
+  assert.equal((await req(f.base, 'PUT', u.json.presignedUrl, { body: bytes, headers: { 'Content-Type': 'application/pdf' } })).status, 200);
+  const t0 = Date.now();
+  let g;
+  for (const end = t0 + 10000; Date.now() < end; await sleep(200)) {
+    g = await req(f.base, 'GET', `/api/v1/files/${u.json.fileId}`, { key });
+    if (g.status === 200) break;
+  }
+  assert.equal(g.status, 200, `not seen within ${Date.now() - t0} ms`);
+  assert.equal(g.json.sizeBytes, bytes.length);
+});
+
 test('an upload that expires with the wrong bytes in the bucket: failed, and the bucket swept', async () => {
   const f = stack.fronts[0];
   const key = await tenant(f.base);
