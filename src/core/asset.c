@@ -584,29 +584,46 @@ s3_complete_single(struct db *db, const struct cb_config *cfg, struct arena *a,
     const char *tenant_id, const char *id, struct object *out,
     const char **code, const char **why)
 {
-	struct s3_result res;
+	struct s3_result res, cres;
 	struct place pl;
+	char key[80], name[1100];
 	int rc;
 
 	if (out->blob_key == NULL ||
 	    place_of(db, cfg, a, tenant_id, out->storage_id, out->blob_key, &pl) != 0)
 		FAIL(502, "storage_unavailable", "the asset's store cannot be used");
-	rc = s3_head(&pl.t, pl.name, &res);
-	place_done(&pl);
-	if (rc != 0) {
+	if (s3_head(&pl.t, pl.name, &res) != 0) {
+		place_done(&pl);
 		if (res.status == 404)
 			FAIL(409, "upload_incomplete", "the upload's PUT has not arrived yet");
 		return s3_fail(&res, a, code, why);
 	}
 	if (res.length != out->size_bytes) {
+		place_done(&pl);
 		*code = "size_mismatch";
 		*why = arena_printf(a, "the uploaded object has %lld bytes, size_bytes is %lld;"
 		    " PUT it again", (long long)res.length, (long long)out->size_bytes);
 		return 409;
 	}
-	rc = object_upload_finish(db, tenant_id, id, res.length, NULL, out->blob_key, NULL);
+	/* Under a name no upload URL names: the URL, good until it
+	 * expires, cannot change the bytes once they are complete. */
+	if (place_seal(cfg, &pl, id, res.etag, key, name, &cres) != 0) {
+		place_done(&pl);
+		if (cres.status == 404 || cres.status == 412)
+			FAIL(409, "upload_incomplete", "the upload's bytes changed while it was "
+			    "being completed: complete it again");
+		return s3_fail(&cres, a, code, why);
+	}
+	rc = object_upload_finish(db, tenant_id, id, res.length, NULL, key, NULL);
+	/* The name that is no longer the object's goes: the upload's once
+	 * recorded, else this attempt's copy (another complete won, settled
+	 * below). What a failed delete leaves, gc removes. */
+	if (s3_delete(&pl.t, rc == 0 ? pl.name : name, &cres) != 0 && cres.status != 404)
+		log_warn("asset: delete %s in %s: %s", rc == 0 ? pl.name : name, pl.t.bucket,
+		    cres.message);
+	place_done(&pl);
 	if (rc == 409)
-		return 0;       /* another complete won; settled below */
+		return 0;
 	return rc ? (*code = "internal_error", *why = "could not record the upload", 500) : 0;
 }
 

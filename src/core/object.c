@@ -570,6 +570,28 @@ object_upload_begin(struct db *db, struct arena *a, const char *tenant_id,
 }
 
 int
+object_upload_fits(struct db *db, const char *tenant_id, const char *id, int64_t size)
+{
+	struct arena a;
+	struct object o;
+	int rc;
+
+	arena_init(&a, 1024);
+	if (db_begin(db) != 0) {
+		arena_free(&a);
+		return 500;
+	}
+	rc = load(db, &a, tenant_id, id, &o);
+	if (rc == 0 && strcmp(o.state, "pending") != 0)
+		rc = 409;
+	if (rc == 0 && o.reserved_bytes < size)
+		rc = quota_reserve(db, tenant_id, o.workspace_id, size - o.reserved_bytes);
+	db_rollback(db);
+	arena_free(&a);
+	return rc;
+}
+
+int
 object_upload_finish(struct db *db, const char *tenant_id, const char *id,
     int64_t size, const unsigned char sha[32], const char *blob_key, const char *kind)
 {
@@ -849,10 +871,11 @@ int
 object_direct_check(struct db *db, const struct cb_config *cfg,
     const char *tenant_id, const char *id, int *done)
 {
-	struct s3_result res;
+	struct s3_result res, cres;
 	struct place pl;
 	struct arena a;
 	struct object o;
+	char key[80], name[1100];
 	int rc, hrc;
 
 	*done = 0;
@@ -871,27 +894,48 @@ object_direct_check(struct db *db, const struct cb_config *cfg,
 		goto out;
 	}
 	hrc = s3_head(&pl.t, pl.name, &res);
-	place_done(&pl);
 	if (hrc != 0) {
 		if (res.status != 404) {
 			log_warn("object: HEAD %s in %s: %s", o.id, pl.t.bucket, res.message);
 			rc = res.status == 0 || res.status >= 500 ? 503 : 502;
 		}
-		goto out;
+		goto done;
 	}
 	/* Not what was declared, or over a quota now: left pending, so the
 	 * client can PUT again while the URL lasts (deleting it here could
 	 * race that PUT); what is still there at expiry is removed then. */
 	if ((o.size_bytes >= 0 && res.length != o.size_bytes) || res.length > FILE_MAX_BYTES)
-		goto out;
-	rc = object_upload_finish(db, tenant_id, id, res.length, NULL, o.blob_key,
-	    asset_sniff_blob(db, cfg, tenant_id, o.storage_id, o.blob_key));
+		goto done;
+	/* Over a quota: looked at again next time (it may fit then). */
+	if ((rc = object_upload_fits(db, tenant_id, id, res.length)) != 0) {
+		*done = rc == 409;
+		rc = rc == 403 || rc == 409 ? 0 : rc;
+		goto done;
+	}
+	/* Complete under a name no upload URL names (place_seal); bytes
+	 * that changed meanwhile are looked at again next time. */
+	if (place_seal(cfg, &pl, id, res.etag, key, name, &cres) != 0) {
+		if (cres.status != 404 && cres.status != 412) {
+			log_warn("object: copy %s in %s: %s", o.id, pl.t.bucket, cres.message);
+			rc = cres.status == 0 || cres.status >= 500 ? 503 : 502;
+		}
+		goto done;
+	}
+	rc = object_upload_finish(db, tenant_id, id, res.length, NULL, key,
+	    asset_sniff_blob(db, cfg, tenant_id, o.storage_id, key));
+	/* The name that is not the object's goes (gc removes what a failed
+	 * delete leaves): the upload's once recorded, else the copy. */
+	if (s3_delete(&pl.t, rc == 0 ? pl.name : name, &cres) != 0 && cres.status != 404)
+		log_warn("object: delete %s in %s: %s", rc == 0 ? pl.name : name, pl.t.bucket,
+		    cres.message);
 	if (rc == 0 || rc == 409) {
 		rc = 0;
 		*done = 1;
 	} else if (rc == 403) {
 		rc = 0;
 	}
+done:
+	place_done(&pl);
 out:
 	arena_free(&a);
 	return rc;

@@ -11,6 +11,7 @@
 #include "cubby/blob.h"
 #include "cubby/buf.h"
 #include "cubby/config.h"
+#include "cubby/crypto.h"
 #include "cubby/db.h"
 #include "cubby/log.h"
 #include "cubby/object.h"
@@ -57,6 +58,37 @@ place_of(struct db *db, const struct cb_config *cfg, struct arena *a,
 		return -1;
 	}
 	return 0;
+}
+
+/* The name of key in p's bucket (the connection's prefix, or the
+ * server's s3_prefix). */
+static int
+place_name(const struct cb_config *cfg, const struct place *p, const char *key,
+    char *out, size_t len)
+{
+	if (p->conn.id[0] == '\0')
+		return blob_s3_key(cfg, key, out, len);
+	return (size_t)snprintf(out, len, "%s%s", p->conn.prefix ? p->conn.prefix : "", key) >=
+	    len ? -1 : 0;
+}
+
+int
+place_seal(const struct cb_config *cfg, const struct place *p, const char *id,
+    const char *etag, char key[80], char name[1100], struct s3_result *res)
+{
+	unsigned char rnd[8];
+	char hex[17];
+
+	crypto_random(rnd, sizeof rnd);
+	hex_encode(hex, rnd, sizeof rnd);
+	snprintf(key, 80, "%s-%s", id, hex);
+	if (place_name(cfg, p, key, name, 1100) != 0) {
+		memset(res, 0, sizeof *res);
+		snprintf(res->code, sizeof res->code, "InvalidTarget");
+		snprintf(res->message, sizeof res->message, "the object's new name is too long");
+		return -1;
+	}
+	return s3_copy(&p->t, p->name, name, etag, res);
 }
 
 void

@@ -177,6 +177,45 @@ test('file API: the presigned URL is the bucket\'s; the file is there once its b
   assert.equal((await req(f.base, 'PUT', `/_internal/upload/tenants/x/files/${u.json.fileId}/a.png?expires=1&signature=x`, { body: 'x' })).status, 409);
 }));
 
+test('a completed upload cannot be changed through its URL: the bytes move to a name no URL names', async () => {
+  const f = stack.fronts[0];
+  const key = await tenant(f.base);
+  const other = Buffer.concat([PNG.subarray(0, 16), crypto.randomBytes(PNG.length - 16)]);
+  const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
+  // asset API
+  const c = await req(f.base, 'POST', '/v1/assets', { key, body: { filename: 'keep.png', content_type: 'image/png', size_bytes: PNG.length } });
+  const up = c.json.data.upload, id = c.json.data.asset.id;
+  assert.equal((await req(f.base, 'PUT', up.url, { body: PNG, headers: up.headers })).status, 200);
+  assert.equal((await req(f.base, 'POST', `/v1/assets/${id}/complete`, { key })).status, 200);
+  assert.equal(inBucket(up.url), 404, 'the upload\'s name is gone');
+  // the URL still lasts (the store's), and takes bytes: they change nothing
+  assert.equal((await req(f.base, 'PUT', up.url, { body: other, headers: up.headers })).status, 200);
+  const u = await req(f.base, 'GET', `/v1/assets/${id}/url`, { key });
+  assert.notEqual(objectPath(u.json.data.url), objectPath(up.url));
+  assert.ok((await req(f.base, 'GET', u.json.data.url)).buf.equals(PNG), 'the completed bytes');
+  let digest = null;
+  for (let i = 0; i < 100 && digest === null; i++, await sleep(100))
+    digest = (await req(f.base, 'GET', `/v1/assets/${id}`, { key })).json.data.sha256;
+  assert.equal(digest, sha(PNG));
+  // file API
+  const r = await req(f.base, 'POST', '/api/v1/upload/request', { key, body: { fileType: 'image/png', fileName: 'keep.png' } });
+  assert.equal((await req(f.base, 'PUT', r.json.presignedUrl, { body: PNG, headers: { 'Content-Type': 'image/png' } })).status, 200);
+  let g;
+  for (const end = Date.now() + 10000; Date.now() < end; await sleep(200)) {
+    g = await req(f.base, 'GET', `/api/v1/files/${r.json.fileId}`, { key });
+    if (g.status === 200) break;
+  }
+  assert.equal(g.status, 200);
+  assert.equal((await req(f.base, 'PUT', r.json.presignedUrl, { body: other, headers: { 'Content-Type': 'image/png' } })).status, 200);
+  await sleep(1500);
+  assert.ok((await req(f.base, 'GET', `/api/v1/files/${r.json.fileId}/download`, { key })).buf.equals(PNG), 'the completed bytes');
+  // what the URL left behind is named by no row: gc's, after its hour
+  const chk = stack.ctl('check');
+  assert.match(chk.stdout, /named by no row/);
+  peer.curl('DELETE', objectPath(up.url));
+  peer.curl('DELETE', objectPath(r.json.presignedUrl));
+});
+
 test('many abandoned uploads do not hide a new one: arrivals are looked for in rounds over every pending upload', async () => {
   const f = stack.fronts[1];
   const key = await tenant(f.base);
@@ -226,7 +265,7 @@ test('cubbyctl in S3 mode: check finds an object missing from the bucket and a s
   assert.match(r.stdout, new RegExp(`bucket objects +\\d+ \\(\\d+ bytes; 0 named by no row\\) in ${BUCKET}`));
   // a stray object under the prefix, and a live one taken away behind Cubby's back
   assert.equal(peer.curl('PUT', `/${BUCKET}/cubby/stray-object`, ['--data-binary', 'x']).status, 200);
-  const gone = objectPath(c.json.data.upload.url);
+  const gone = objectPath((await req(f.base, 'GET', `/v1/assets/${c.json.data.asset.id}/url`, { key })).json.data.url);
   assert.equal(peer.curl('DELETE', gone).status, 204);
   r = stack.ctl('check');
   assert.equal(r.status, 1, r.stdout);
