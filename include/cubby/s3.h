@@ -21,6 +21,7 @@ struct s3_target {
 	const char *secret_key;
 	int path_style;         /* host/bucket/key, else bucket.host/key */
 	int allow_private;      /* loopback and private addresses allowed */
+	int once;               /* no retries (a readiness probe) */
 };
 
 struct s3_result {

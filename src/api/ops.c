@@ -1,5 +1,6 @@
 /* ops.c - operational endpoints in the KV document's shapes:
- * /health (liveness, touches nothing), /ready (the database answers),
+ * /health (liveness, touches nothing), /ready (the database answers, and
+ * with blob_backend = s3 the bucket),
  * /metrics (Prometheus text for the whole pool).
  * Never reports a secret or a file path. */
 #include "config.h"
@@ -7,9 +8,12 @@
 #include <json-c/json.h>
 
 #include "cubby/api.h"
+#include "cubby/blob.h"
 #include "cubby/buf.h"
 #include "cubby/db.h"
+#include "cubby/log.h"
 #include "cubby/metrics.h"
+#include "cubby/s3.h"
 #include "cubby/server.h"
 
 static int
@@ -41,6 +45,18 @@ ops_ready(struct cb_req *r)
 			r->ctx->db = NULL;
 		}
 		return status_body(r, 503, "degraded", "error");
+	}
+	if (blob_on_s3(r->ctx->cfg)) {
+		/* The server's bucket answers too (once: a probe waits for
+		 * no back-off). */
+		struct s3_target t;
+		struct s3_result res;
+		blob_s3_target(r->ctx->cfg, &t);
+		t.once = 1;
+		if (s3_head_bucket(&t, &res) != 0) {
+			log_warn("ready: bucket %s: %s", t.bucket, res.message);
+			return status_body(r, 503, "degraded", "error");
+		}
 	}
 	return status_body(r, 200, "ok", "ok");
 }

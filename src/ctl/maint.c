@@ -582,7 +582,7 @@ ctl_blobs_to_s3(const struct cb_config *cfg, struct db *db, int dry_run)
 	db_rollback(db);
 	/* The operator's store: wherever it is. */
 	t = (struct s3_target){ cfg->s3_endpoint, cfg->s3_region, cfg->s3_bucket,
-	    cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_path_style, 1 };
+	    cfg->s3_access_key, cfg->s3_secret_key, cfg->s3_path_style, 1, 0 };
 	for (size_t i = 0; i < blobs.n; i++) {
 		const char *key = blobs.k[i];
 		char path[4096], name[1024], hex[65];

@@ -291,7 +291,7 @@ perform(const struct s3_target *t, struct call *c, struct s3_result *res)
 		snprintf(res->message, sizeof res->message, "curl is unavailable");
 		goto out;
 	}
-	for (int attempt = 0; attempt < S3_ATTEMPTS; attempt++) {
+	for (int attempt = 0; attempt < (t->once ? 1 : S3_ATTEMPTS); attempt++) {
 		struct sigv4_key k = { t->access_key, t->secret_key, NULL, t->region, "s3" };
 		struct sigv4_header hs[4 + S3_EXTRA_MAX];
 		struct curl_slist *hl = NULL, *resolve = NULL;

@@ -400,11 +400,17 @@ test('the store goes away mid-upload: 503, nothing completed; back again, the sa
     assert.match(r.json.error.message, /could not be reached/);
     assert.equal((await req(f.base, 'GET', `/v1/assets/${id}`, { key })).json.data.status, 'pending');
     isErr(await req(f.base, 'POST', '/v1/assets', { key, body: { filename: 'n.bin', size_bytes: 6 * MiB, multipart: true } }), 503, 'storage_unavailable');
-    // the worker is still there
+    // the worker is still there; it is not ready while its store is away
     assert.equal((await req(f.base, 'GET', '/health')).status, 200);
+    const t0 = Date.now();
+    const ready = await req(f.base, 'GET', '/ready');
+    assert.equal(ready.status, 503);
+    assert.equal(ready.json.storage, 'error');
+    assert.ok(Date.now() - t0 < 1000, 'a probe is answered at once');
   } finally {
     peer.restart();
   }
+  assert.equal((await req(f.base, 'GET', '/ready')).status, 200);
   const done = await req(f.base, 'POST', `/v1/assets/${id}/complete`, { key, body: { upload_id: upId } });
   assert.equal(done.status, 200, done.text);
   const u = await req(f.base, 'GET', `/v1/assets/${id}/url`, { key });
