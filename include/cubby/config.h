@@ -38,6 +38,7 @@ struct cb_config {
 	char *s3_secret_key;    /* also CUBBY_S3_SECRET_KEY */
 	int s3_path_style;
 	char *s3_prefix;        /* key prefix inside the bucket */
+	int s3_sha256;          /* read objects in buckets back for their SHA-256 */
 	char *cors_origins;     /* "" = no CORS; "*"; or origins, comma-separated */
 	char *cors_headers;     /* request headers a browser may send */
 	long long cors_max_age; /* seconds a preflight may be cached */

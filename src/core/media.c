@@ -701,7 +701,7 @@ media_dispatch(struct media_pool *mp, struct db *db)
 		}
 		j.kind = asset_sniff_blob(db, cfg, j.tid, *j.sid ? j.sid : NULL, j.key);
 		if (need_sha && (*j.sid || blob_on_s3(cfg)))
-			have_sha = hash_in_bucket(db, cfg, &j, size, sha) == 0;
+			have_sha = cfg->s3_sha256 && hash_in_bucket(db, cfg, &j, size, sha) == 0;
 		else if (need_sha) {
 			if (blob_hash(cfg, j.key, sha) == 0)
 				have_sha = 1;

@@ -65,6 +65,7 @@ static const struct ckey keys[] = {
 	{ "s3_secret_key",   C_STR,  F(s3_secret_key),   "", 0, 0 },
 	{ "s3_path_style",   C_BOOL, F(s3_path_style),   "on", 0, 1 },
 	{ "s3_prefix",       C_STR,  F(s3_prefix),       "", 0, 0 },
+	{ "s3_sha256",       C_BOOL, F(s3_sha256),       "off", 0, 1 },
 	{ "cors_origins",    C_STR,  F(cors_origins),    "", 0, 0 },
 	{ "cors_headers",    C_STR,  F(cors_headers),
 	  "Authorization, Content-Type, Range, If-None-Match, X-Request-Id", 0, 0 },

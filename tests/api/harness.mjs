@@ -230,7 +230,7 @@ export class Stack {
       if (made.status !== 200) throw new Error(`the S3 peer would not make a bucket: ${made.status} ${made.body}`);
       this.opts.config = { ...this.opts.config, blob_backend: 's3', s3_endpoint: this.peer.endpoint,
         s3_region: this.peer.region, s3_bucket: S3_BUCKET, s3_access_key: this.peer.accessKey,
-        s3_secret_key: this.peer.secretKey, s3_prefix: 'cubby/' };
+        s3_secret_key: this.peer.secretKey, s3_prefix: 'cubby/', s3_sha256: 'on' };
     }
     this.init();
     this.startPool();

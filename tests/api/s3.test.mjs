@@ -22,7 +22,7 @@ before(async () => {
   peer = await startS3Peer();
   assert.equal(peer.curl('PUT', `/${BUCKET}`).status, 200);
   stack = new Stack({ config: { blob_backend: 's3', s3_endpoint: peer.endpoint, s3_region: peer.region,
-    s3_bucket: BUCKET, s3_access_key: peer.accessKey, s3_secret_key: peer.secretKey, s3_prefix: 'cubby/' } });
+    s3_bucket: BUCKET, s3_access_key: peer.accessKey, s3_secret_key: peer.secretKey, s3_prefix: 'cubby/', s3_sha256: 'on' } });
   await stack.start();
 });
 after(async () => {

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Stack, eachFront, startS3Peer, freePort } from './harness.mjs';
+import { Stack, eachFront, startS3Peer, freePort, sleep } from './harness.mjs';
 
 let peer;
 const stack = new Stack({ config: { s3_allow_private: 'on' } });
@@ -258,6 +258,12 @@ test('a default connection takes the tenant\'s new uploads: straight to its buck
     assert.ok(Buffer.from(await (await fetch(u.json.data.url)).arrayBuffer()).equals(bytes));
   }
   assert.ok(Buffer.from(await (await fetch(`${f.base}/api/v1/files/${fid}/download`, { headers: { Authorization: `Bearer ${k.admin}` } })).arrayBuffer()).equals(png));
+  // s3_sha256 is off (the default): processed, and never read back for a digest
+  let pa;
+  for (let i = 0; i < 100 && (!pa || pa.processing_status === 'pending'); i++, await sleep(100))
+    pa = (await req(f.base, 'GET', `/v1/assets/${a1}`, { key: k.read })).json.data;
+  assert.equal(pa.processing_status, 'completed');
+  assert.equal(pa.sha256, null);
   // usage: all of it is the tenant's own storage
   const u = (await req(f.base, 'GET', '/v1/usage', { key: k.read })).json.data;
   assert.deepEqual(u, { total_assets: 3, total_bytes: small.length + big.length + png.length,
