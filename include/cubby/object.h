@@ -81,15 +81,15 @@ int object_upload_begin(struct db *db, struct arena *a, const char *tenant_id,
     const char *id, const char *content_type, int64_t length,
     struct object *out, int64_t *reserved_now, const char **code,
     const char **why);
+/* Whether object_upload_finish of size would pass now (nothing changes):
+ * 0, 403 over a quota, 409 not pending, 404, 500. */
+int object_upload_fits(struct db *db, const char *tenant_id, const char *id, int64_t size);
 /* Mark a pending object completed with its size, hash and the blob that
  * holds it; its reservation becomes exactly size (403 when that passes a
  * quota; 409 when it is no longer pending: another attempt won). sha may
  * be NULL: not known yet (processing computes it). kind: what the bytes
  * are (asset_kind_sniff), or NULL; an image, video or audio file is
  * queued for processing, which then sends the file API's event. */
-/* Whether object_upload_finish of size would pass now (nothing changes):
- * 0, 403 over a quota, 409 not pending, 404, 500. */
-int object_upload_fits(struct db *db, const char *tenant_id, const char *id, int64_t size);
 int object_upload_finish(struct db *db, const char *tenant_id, const char *id,
     int64_t size, const unsigned char sha[32], const char *blob_key, const char *kind);
 /* Give back bytes reserved by object_upload_begin after a failed PUT. */

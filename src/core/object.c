@@ -569,24 +569,37 @@ object_upload_begin(struct db *db, struct arena *a, const char *tenant_id,
 	return 0;
 }
 
+/* In a transaction: the pending object, its reservation made exactly
+ * size (403 past a quota, 409 when no longer pending). */
+static int
+finish_reserve(struct db *db, struct arena *a, const char *tenant_id, const char *id,
+    int64_t size, struct object *o)
+{
+	int rc = load(db, a, tenant_id, id, o);
+
+	if (rc == 0 && strcmp(o->state, "pending") != 0)
+		rc = 409;   /* another attempt with the same URL won */
+	/* A completed object holds exactly its size against the quotas,
+	 * whatever other attempts reserved or released meanwhile. */
+	if (rc == 0 && o->reserved_bytes < size)
+		rc = quota_reserve(db, tenant_id, o->workspace_id, size - o->reserved_bytes);
+	if (rc == 0 && o->reserved_bytes > size)
+		rc = quota_release(db, tenant_id, o->workspace_id, o->reserved_bytes - size);
+	return rc;
+}
+
 int
 object_upload_fits(struct db *db, const char *tenant_id, const char *id, int64_t size)
 {
 	struct arena a;
 	struct object o;
-	int rc;
+	int rc = 500;
 
 	arena_init(&a, 1024);
-	if (db_begin(db) != 0) {
-		arena_free(&a);
-		return 500;
+	if (db_begin(db) == 0) {
+		rc = finish_reserve(db, &a, tenant_id, id, size, &o);
+		db_rollback(db);
 	}
-	rc = load(db, &a, tenant_id, id, &o);
-	if (rc == 0 && strcmp(o.state, "pending") != 0)
-		rc = 409;
-	if (rc == 0 && o.reserved_bytes < size)
-		rc = quota_reserve(db, tenant_id, o.workspace_id, size - o.reserved_bytes);
-	db_rollback(db);
 	arena_free(&a);
 	return rc;
 }
@@ -611,15 +624,7 @@ object_upload_finish(struct db *db, const char *tenant_id, const char *id,
 		arena_free(&a);
 		return 500;
 	}
-	rc = load(db, &a, tenant_id, id, &o);
-	if (rc == 0 && strcmp(o.state, "pending") != 0)
-		rc = 409;   /* another attempt with the same URL won */
-	/* A completed object holds exactly its size against the quotas,
-	 * whatever other attempts reserved or released meanwhile. */
-	if (rc == 0 && o.reserved_bytes < size)
-		rc = quota_reserve(db, tenant_id, o.workspace_id, size - o.reserved_bytes);
-	if (rc == 0 && o.reserved_bytes > size)
-		rc = quota_release(db, tenant_id, o.workspace_id, o.reserved_bytes - size);
+	rc = finish_reserve(db, &a, tenant_id, id, size, &o);
 	if (rc == 0) {
 		rc = 500;
 		if ((st = db_prep(db, sql)) != NULL) {
