@@ -50,6 +50,7 @@ async function holdIn(pid, fn) {
   const gdb = spawn('gdb', ['-q', '-nx', '-p', String(pid), '-batch',
     '-ex', `break ${fn}`, '-ex', 'continue', '-ex', 'shell read line', '-ex', 'detach'],
     { stdio: ['pipe', 'pipe', 'pipe'] });
+  gdb.stdin.on('error', () => {});   // (gdb gone first: its status tells)
   let out = '';
   gdb.stdout.on('data', (d) => { out += d; });
   gdb.stderr.on('data', (d) => { out += d; });
