@@ -34,15 +34,17 @@ void place_keyring(const unsigned char master[CB_KEYLEN]);
 int place_of(struct db *db, const struct cb_config *cfg, struct arena *a,
     const char *tenant_id, const char *storage_id, const char *blob_key,
     struct place *p);
-/* A single PUT's object, arrived at the name its presigned URL names,
- * copied by the store to a new key of object id that no URL names, while
- * its ETag is still etag: a later PUT to the URL cannot change the object
- * once it is complete. The new blob key and its name in the bucket in
- * key and name; the caller records the key, then deletes p->name (or,
- * when the record fails, the copy). 0, or -1 with res (412: the bytes
- * changed since etag). */
+/* A single PUT's object (blob_key, at p->name, the name its presigned
+ * URL names), copied by the store to a new key of object id that no URL
+ * names, while its ETag is still etag: a later PUT to the URL cannot
+ * change the object once it is complete. The new blob key and its name
+ * in the bucket in key and name; the caller records the key, then
+ * deletes p->name (or, when the record fails, the copy). 0; 1 when the
+ * store cannot copy (501): key and name are the object's own, nothing
+ * to delete; -1 with res (412: the bytes changed since etag). */
 int place_seal(const struct cb_config *cfg, const struct place *p, const char *id,
-    const char *etag, char key[80], char name[1100], struct s3_result *res);
+    const char *blob_key, const char *etag, char key[80], char name[1100],
+    struct s3_result *res);
 /* Wipe the credentials p holds. */
 void place_done(struct place *p);
 /* The tenant's default storage connection (new uploads go there): 1 with

@@ -587,7 +587,7 @@ s3_complete_single(struct db *db, const struct cb_config *cfg, struct arena *a,
 	struct s3_result res, cres;
 	struct place pl;
 	char key[80], name[1100];
-	int rc;
+	int rc, moved;
 
 	if (out->blob_key == NULL ||
 	    place_of(db, cfg, a, tenant_id, out->storage_id, out->blob_key, &pl) != 0)
@@ -607,7 +607,7 @@ s3_complete_single(struct db *db, const struct cb_config *cfg, struct arena *a,
 	}
 	/* Under a name no upload URL names: the URL, good until it
 	 * expires, cannot change the bytes once they are complete. */
-	if (place_seal(cfg, &pl, id, res.etag, key, name, &cres) != 0) {
+	if ((moved = place_seal(cfg, &pl, id, out->blob_key, res.etag, key, name, &cres)) < 0) {
 		place_done(&pl);
 		if (cres.status == 404 || cres.status == 412)
 			FAIL(409, "upload_incomplete", "the upload's bytes changed while it was "
@@ -618,7 +618,8 @@ s3_complete_single(struct db *db, const struct cb_config *cfg, struct arena *a,
 	/* The name that is no longer the object's goes: the upload's once
 	 * recorded, else this attempt's copy (another complete won, settled
 	 * below). What a failed delete leaves, gc removes. */
-	if (s3_delete(&pl.t, rc == 0 ? pl.name : name, &cres) != 0 && cres.status != 404)
+	if (moved == 0 && s3_delete(&pl.t, rc == 0 ? pl.name : name, &cres) != 0 &&
+	    cres.status != 404)
 		log_warn("asset: delete %s in %s: %s", rc == 0 ? pl.name : name, pl.t.bucket,
 		    cres.message);
 	place_done(&pl);

@@ -881,7 +881,7 @@ object_direct_check(struct db *db, const struct cb_config *cfg,
 	struct arena a;
 	struct object o;
 	char key[80], name[1100];
-	int rc, hrc;
+	int rc, hrc, moved;
 
 	*done = 0;
 	arena_init(&a, 2048);
@@ -919,7 +919,7 @@ object_direct_check(struct db *db, const struct cb_config *cfg,
 	}
 	/* Complete under a name no upload URL names (place_seal); bytes
 	 * that changed meanwhile are looked at again next time. */
-	if (place_seal(cfg, &pl, id, res.etag, key, name, &cres) != 0) {
+	if ((moved = place_seal(cfg, &pl, id, o.blob_key, res.etag, key, name, &cres)) < 0) {
 		if (cres.status != 404 && cres.status != 412) {
 			log_warn("object: copy %s in %s: %s", o.id, pl.t.bucket, cres.message);
 			rc = cres.status == 0 || cres.status >= 500 ? 503 : 502;
@@ -930,7 +930,8 @@ object_direct_check(struct db *db, const struct cb_config *cfg,
 	    asset_sniff_blob(db, cfg, tenant_id, o.storage_id, key));
 	/* The name that is not the object's goes (gc removes what a failed
 	 * delete leaves): the upload's once recorded, else the copy. */
-	if (s3_delete(&pl.t, rc == 0 ? pl.name : name, &cres) != 0 && cres.status != 404)
+	if (moved == 0 && s3_delete(&pl.t, rc == 0 ? pl.name : name, &cres) != 0 &&
+	    cres.status != 404)
 		log_warn("object: delete %s in %s: %s", rc == 0 ? pl.name : name, pl.t.bucket,
 		    cres.message);
 	if (rc == 0 || rc == 409) {

@@ -74,7 +74,8 @@ place_name(const struct cb_config *cfg, const struct place *p, const char *key,
 
 int
 place_seal(const struct cb_config *cfg, const struct place *p, const char *id,
-    const char *etag, char key[80], char name[1100], struct s3_result *res)
+    const char *blob_key, const char *etag, char key[80], char name[1100],
+    struct s3_result *res)
 {
 	unsigned char rnd[8];
 	char hex[17];
@@ -88,7 +89,16 @@ place_seal(const struct cb_config *cfg, const struct place *p, const char *id,
 		snprintf(res->message, sizeof res->message, "the object's new name is too long");
 		return -1;
 	}
-	return s3_copy(&p->t, p->name, name, etag, res);
+	if (s3_copy(&p->t, p->name, name, etag, res) == 0)
+		return 0;
+	if (res->status != 501)
+		return -1;
+	/* A store without CopyObject: the object stays where it is. */
+	log_warn("place: bucket %s cannot copy objects (%s): %s completes under its "
+	    "upload's name", p->t.bucket, res->message, id);
+	snprintf(key, 80, "%s", blob_key);
+	snprintf(name, 1100, "%s", p->name);
+	return 1;
 }
 
 void
