@@ -514,6 +514,10 @@ file_download(struct cb_req *r)
 	o.content_type = ctype;
 	if (variant != NULL)
 		o.has_sha = 0;
+	/* Said by Cubby, or by the bucket on Cubby's word. Names are plain
+	 * (no quotes, slashes or %); still encode for RFC 6266. */
+	disp = variant ? (char *)"inline" :
+	    arena_printf(r->a, "attachment; filename=\"%s\"", o.name);
 	if (object_in_bucket(r->ctx->cfg, &o) && o.blob_key != NULL) {
 		/* The bucket serves it (Range, ETag and 304 included): a
 		 * short-lived presigned GET (a HEAD for a HEAD), which also
@@ -521,8 +525,6 @@ file_download(struct cb_req *r)
 		 * the redirect (curl: -L). */
 		struct buf url, q;
 		int bad;
-		disp = variant ? (char *)"inline" :
-		    arena_printf(r->a, "attachment; filename=\"%s\"", o.name);
 		buf_init(&url, 8192);
 		buf_init(&q, 4096);
 		bad = buf_puts(&q, "response-content-disposition=") != 0 ||
@@ -557,9 +559,6 @@ file_download(struct cb_req *r)
 	}
 	resp_header(r, "Accept-Ranges", "bytes");
 	resp_header(r, "Cache-Control", "private, max-age=0");
-	/* Names are plain (no quotes, slashes or %); still encode for RFC 6266. */
-	disp = variant ? (char *)"inline" :
-	    arena_printf(r->a, "attachment; filename=\"%s\"", o.name);
 	resp_header(r, "Content-Disposition", disp);
 	if (o.has_sha && (inm = req_header(r, "If-None-Match")) != NULL &&
 	    (strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL)) {
