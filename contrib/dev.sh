@@ -107,6 +107,19 @@ serve() {
 	exec lighttpd -D -f "$var/lighttpd.conf"
 }
 
+# failures OUT: each failing test point in a make check output, with the
+# first lines of its error.
+failures() {
+	[ -f "$1" ] || return 0
+	awk -v run="${1%%/*}" '
+		/^ *not ok [0-9]+/ { print run ": " $0; want = 8; skip = 0; next }
+		want > 0 && /^ *\.\.\.$/ { want = 0; next }
+		want > 0 && /^ *(stack|duration_ms|failureType|code|name|operator):/ { skip = ($0 ~ /stack:/); next }
+		want > 0 && !skip && !/^ *---$/ { print run ": " $0; want--; next }
+		/^(FAIL|ERROR):/ { print run ": " $0 }
+	' "$1" | head -n 40
+}
+
 run_tests() {
 	deps "$TEST_DEPS valgrind"
 	rc=0
@@ -124,7 +137,13 @@ run_tests() {
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	make -C build-test -s check VERBOSE=1 >build-test/check.out 2>&1 || rc=$?
 	grep -E '^(PASS|FAIL|XFAIL|XPASS|ERROR|SKIP):' build-test/check.out | sed 's/^/sanitized /' || true
-	[ $rc -eq 0 ] || { tail -n 100 build/check.out; tail -n 200 build-test/check.out; }
+	# On failure: each run's last lines, each followed at once by what
+	# failed in it (a CI page that shows only the lines around make's
+	# error still names the test), and all of it again at the very end.
+	if [ $rc -ne 0 ]; then
+		tail -n 100 build/check.out; failures build/check.out
+		tail -n 200 build-test/check.out; failures build-test/check.out
+	fi
 	# Sanitizer reports fail the run (the API harness also fails on one in
 	# a pool log, and keeps it as build-test/sanitizer-*.log).
 	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
@@ -139,18 +158,8 @@ run_tests() {
 	passed=$(cat $logs 2>/dev/null | grep -E '^ *ok [0-9]+' | grep -vc '# SKIP' || true)
 	# shellcheck disable=SC2086
 	failed=$(cat $logs 2>/dev/null | grep -cE '^ *not ok [0-9]+' || true)
-	# What failed, again at the end where a truncated log still shows it:
-	# each failing test point and the first lines of its error.
-	for out in build/check.out build-test/check.out; do
-		[ -f "$out" ] || continue
-		awk -v run="${out%%/*}" '
-			/^ *not ok [0-9]+/ { print run ": " $0; want = 8; skip = 0; next }
-			want > 0 && /^ *\.\.\.$/ { want = 0; next }
-			want > 0 && /^ *(stack|duration_ms|failureType|code|name|operator):/ { skip = ($0 ~ /stack:/); next }
-			want > 0 && !skip && !/^ *---$/ { print run ": " $0; want--; next }
-			/^(FAIL|ERROR):/ { print run ": " $0 }
-		' "$out" | head -n 40
-	done
+	failures build/check.out
+	failures build-test/check.out
 	echo "$passed passed, $failed failed (both runs)"
 	[ "$failed" -eq 0 ] || rc=1
 	return $rc
