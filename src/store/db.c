@@ -373,9 +373,15 @@ db_fault_take(struct db *db)
 	/* An I/O error says more through the system's errno: a file system
 	 * the kernel turned read-only (a failing disk), or one full. */
 	if (f == SQLITE_IOERR || f == SQLITE_CANTOPEN) {
-		/* (SQLite's errno is often gone by now: ask the directory.) */
-		if (e == 0)
-			e = probe_write(db->path);
+		/* SQLite's errno is often gone by now, or an EIO from a
+		 * write the failing disk took back before the kernel made
+		 * the file system read-only: ask the directory. */
+		if (e != EROFS && e != ENOSPC && e != EDQUOT) {
+			int p = probe_write(db->path);
+
+			if (p != 0)
+				e = p;
+		}
 		if (e == EROFS)
 			f = SQLITE_READONLY;
 		else if (e == ENOSPC || e == EDQUOT)
