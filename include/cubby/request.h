@@ -12,6 +12,7 @@
 #include "cubby/url.h"
 
 struct json_object;
+struct cb_config;
 struct cb_ctx;
 struct route;
 
@@ -140,9 +141,10 @@ int resp_empty(struct cb_req *r, int status);
 /* snake_case name of a status, as the KV document's message table has it
  * ("not_found", "method_not_allowed", ...). */
 const char *http_code_name(int status);
-/* A failed write to the data directory, by its errno: 507 (full), 503
+/* A failed write to the data directory, by its errno (and, for any other
+ * than ENOSPC/EDQUOT/EROFS, by a probe of the directory): 507 (full), 503
  * (the file system went read-only) or 500; and the code to answer with. */
-int storage_errno_status(int err);
+int storage_errno_status(const struct cb_config *cfg, int err);
 const char *storage_status_code(int status);
 /* Standard reason phrase for a status. */
 const char *http_reason(int status);

@@ -27,6 +27,9 @@ int parse_iso8601_ms(const char *s, int64_t *out);
 /* mkdir -p: path and its missing parents with mode. 0, or -1 with errno
  * set (ENAMETOOLONG past 4095 bytes). */
 int mkdir_p(const char *path, mode_t mode);
+/* Whether a file can be made and written beside prefix now (it makes and
+ * removes "<prefix>.probe.<pid>"): 0, or the errno (EROFS, ENOSPC, ...). */
+int probe_write(const char *prefix);
 size_t strlcpy_cb(char *dst, const char *src, size_t dstlen);
 /* Value of one hex digit, or -1. */
 int hex_digit(int c);

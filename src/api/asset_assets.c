@@ -514,14 +514,14 @@ asset_api_part_put(struct cb_req *r)
 			return req_fail(r, 409, "upload_not_in_progress",
 			    "the upload was completed or aborted meanwhile");
 		log_err("rid=%s part file: %s", r->rid, strerror(errno));
-		rc = storage_errno_status(errno);
+		rc = storage_errno_status(r->ctx->cfg, errno);
 		return req_fail(r, rc, storage_status_code(rc), "storage unavailable");
 	}
 	buf = arena_alloc(r->a, 262144);
 	while ((got = req_read(r, buf, 262144)) > 0)
 		if (blob_part_write(&bp, buf, (size_t)got) != 0) {
 			log_err("rid=%s part write: %s", r->rid, strerror(errno));
-			rc = storage_errno_status(errno);
+			rc = storage_errno_status(r->ctx->cfg, errno);
 			break;
 		}
 	if (got < 0 || rc != 0 || bp.size != r->content_length) {
@@ -538,7 +538,7 @@ asset_api_part_put(struct cb_req *r)
 	}
 	if (blob_part_end(&bp, sha) != 0) {
 		log_err("rid=%s part sync: %s", r->rid, strerror(errno));
-		rc = storage_errno_status(errno);
+		rc = storage_errno_status(r->ctx->cfg, errno);
 		asset_part_forget(ctx_db(r->ctx), &o, part);
 		blob_part_close(&bp);
 		return req_fail(r, rc, storage_status_code(rc), "storage write failed");

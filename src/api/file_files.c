@@ -220,7 +220,7 @@ file_upload_put(struct cb_req *r)
 	snprintf(blob_key, sizeof blob_key, "%s-%s", obj.id, rhex);
 	if (blob_create(r->ctx->cfg, blob_key, &w) != 0) {
 		log_err("rid=%s blob create: %s", r->rid, strerror(errno));
-		rc = storage_errno_status(errno);
+		rc = storage_errno_status(r->ctx->cfg, errno);
 		why = "storage unavailable";
 		goto fail;
 	}
@@ -233,7 +233,7 @@ file_upload_put(struct cb_req *r)
 		}
 		if (blob_write(&w, buf, (size_t)got) != 0) {
 			log_err("rid=%s blob write: %s", r->rid, strerror(errno));
-			rc = storage_errno_status(errno);
+			rc = storage_errno_status(r->ctx->cfg, errno);
 			why = "storage write failed";
 			break;
 		}
@@ -248,7 +248,7 @@ file_upload_put(struct cb_req *r)
 	}
 	if (blob_commit(&w, sha) != 0) {
 		log_err("rid=%s blob commit: %s", r->rid, strerror(errno));
-		rc = storage_errno_status(errno);
+		rc = storage_errno_status(r->ctx->cfg, errno);
 		why = "storage write failed";
 		goto fail;
 	}

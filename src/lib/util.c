@@ -4,12 +4,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -185,6 +187,25 @@ parse_iso8601_ms(const char *s, int64_t *out)
 	tm.tm_sec = sec;
 	*out = ((int64_t)timegm(&tm) - off) * 1000 + ms;
 	return 0;
+}
+
+int
+probe_write(const char *prefix)
+{
+	char probe[4200];
+	int fd, e = 0;
+
+	if (snprintf(probe, sizeof probe, "%s.probe.%ld", prefix, (long)getpid()) >=
+	    (int)sizeof probe)
+		return 0;
+	fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : errno;
+	if (write(fd, "x", 1) != 1)
+		e = errno;
+	close(fd);
+	unlink(probe);
+	return e;
 }
 
 int

@@ -8,11 +8,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "cubby/server.h"
+#include "cubby/util.h"
 
 const char *
 http_code_name(int status)
@@ -35,8 +37,19 @@ http_code_name(int status)
 }
 
 int
-storage_errno_status(int err)
+storage_errno_status(const struct cb_config *cfg, int err)
 {
+	/* An EIO (a write the failing disk took back before the kernel
+	 * made the file system read-only) or anything else: ask the
+	 * directory what it is now. */
+	if (err != ENOSPC && err != EDQUOT && err != EROFS) {
+		char probe[4096];
+		int e;
+
+		if ((size_t)snprintf(probe, sizeof probe, "%s/blobs/tmp/write", cfg->data_dir) <
+		    sizeof probe && (e = probe_write(probe)) != 0)
+			err = e;
+	}
 	if (err == ENOSPC || err == EDQUOT)
 		return 507;
 	return err == EROFS ? 503 : 500;

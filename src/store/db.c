@@ -333,26 +333,6 @@ db_fault_clear(struct db *db)
 	sqlite3_exec(db->h, "", NULL, NULL, NULL);
 }
 
-/* Whether a file can be made beside path now: 0, or the errno. */
-static int
-probe_write(const char *path)
-{
-	char probe[4200];
-	int fd, e = 0;
-
-	if (snprintf(probe, sizeof probe, "%s.probe.%ld", path, (long)getpid()) >=
-	    (int)sizeof probe)
-		return 0;
-	fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return errno == EEXIST ? 0 : errno;
-	if (write(fd, "x", 1) != 1)
-		e = errno;
-	close(fd);
-	unlink(probe);
-	return e;
-}
-
 int
 db_fault_take(struct db *db)
 {

@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { Stack, sleep } from './harness.mjs';
 
@@ -67,6 +68,28 @@ async function call(method, p, { key, body, headers = {}, front = 1 } = {}) {
   try { json = JSON.parse(buf.toString()); } catch { json = undefined; }
   return { status: r.status, headers: r.headers, json, text: buf.toString(), buf };
 }
+// A PUT whose body is sent in two goes: the worker has its upload recorded
+// and its blob open before the disk fails. Resolves with the answer, which
+// may come before the whole body is sent.
+function streamPut(url, total, headers) {
+  const u = new URL(url);
+  const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'PUT',
+    headers: { ...headers, 'Content-Length': String(total) } });
+  const answer = new Promise((resolve, reject) => {
+    req.on('response', (res) => {
+      let b = '';
+      res.on('data', (d) => { b += d; });
+      res.on('end', () => {
+        let json;
+        try { json = JSON.parse(b); } catch { json = undefined; }
+        resolve({ status: res.statusCode, headers: res.headers, text: b, json });
+      });
+    });
+    req.on('error', reject);
+  });
+  answer.catch(() => {});
+  return { req, answer };
+}
 // (ext4 says "emergency_ro" among the options when an error made it so)
 const readOnly = (dir) => fs.readFileSync('/proc/mounts', 'utf8').split('\n')
   .some((l) => l.split(' ')[1] === dir && /(^|,)(ro|emergency_ro)(,|$)/.test(l.split(' ')[3]));
@@ -102,6 +125,12 @@ async function disk(t, { dataDir, image, dev }, sync) {
   assert.equal((await call('PUT', rq.json.presignedUrl, { body: bytes, headers: { 'Content-Type': 'application/pdf' } })).status, 200);
   const asset = await call('POST', '/v1/assets', { key, body: { filename: 'a.bin', size_bytes: 5 } });
   assert.equal(asset.status, 201, asset.text);
+  // an upload under way when the disk goes: its blob write fails
+  const half = 4 * 1024 * 1024;
+  const rq2 = await call('POST', '/api/v1/upload/request', { key, body: { fileType: 'application/pdf', fileName: 'inflight.pdf' } });
+  const inflight = streamPut(new URL(rq2.json.presignedUrl, stack.fronts[0].base).href, 2 * half,
+    { 'Content-Type': 'application/pdf' });
+  await new Promise((res) => inflight.req.write(crypto.randomBytes(half), res));
   const children = stack.children().sort();
   assert.ok(children.length >= 3, 'workers and the jobs worker');
 
@@ -122,6 +151,8 @@ async function disk(t, { dataDir, image, dev }, sync) {
     for (let i = 0; i < 50 && !readOnly(dataDir); i++) await sleep(20);
     assert.ok(readOnly(dataDir), 'the kernel made it read-only');
     assert.throws(() => fs.writeFileSync(path.join(dataDir, 'probe'), 'x'), { code: 'EROFS' });
+    inflight.req.on('error', () => {});   // (the answer may close it first)
+    inflight.req.end(crypto.randomBytes(half));
     await sleep(700);
   } finally {
     stop = true;
@@ -135,6 +166,11 @@ async function disk(t, { dataDir, image, dev }, sync) {
     assert.equal(r.json.error.message, 'service_unavailable', r.text);
     assert.equal(r.headers.get('retry-after'), '5');
   }
+
+  // the upload under way: refused, saying why
+  const up = await inflight.answer;
+  assert.equal(up.status, 503, up.text);
+  assert.equal(up.json.error.code, 'STORAGE_READ_ONLY', up.text);
 
   // each dialect says so
   let r = await call('PUT', `/api/v1/${bucket}/late`, { body: 'x' });
@@ -171,6 +207,9 @@ async function disk(t, { dataDir, image, dev }, sync) {
   assert.equal(integrity.stdout.trim(), 'ok', 'the database is intact');
   const chk = stack.ctl('check');
   assert.equal(chk.status, 0, chk.stdout + chk.stderr);
+  // the refused upload is not a file
+  r = await call('GET', `/api/v1/files/${rq2.json.fileId}`, { key });
+  assert.notEqual(r.json?.status, 'completed', r.text);
   let lost = 0;
   const gone = [];
   for (const k of [...Object.keys(kv), ...acked]) {
