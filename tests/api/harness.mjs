@@ -188,10 +188,13 @@ export class Stack {
     const mods = '/usr/lib/apache2/modules';
     fs.mkdirSync(path.join(dir, 'www'), { recursive: true });
     fs.mkdirSync(path.join(dir, 'fcgid'), { recursive: true });
+    // mod_fcgid's request bodies (fcgid.tmp.*, as large as the upload):
+    // here, not /tmp, which a stop with connections open would leave them in
+    fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
     const root = process.getuid && process.getuid() === 0;
     // Apache will not run as root: its children (and the pools mod_fcgid
     // starts) run as nobody, as they would as www-data.
-    if (root) spawnSync('chown', ['-R', 'nobody:nogroup', path.join(dir, 'fcgid')]);
+    if (root) spawnSync('chown', ['-R', 'nobody:nogroup', path.join(dir, 'fcgid'), path.join(dir, 'tmp')]);
     const site = opts.site === undefined ? '' : (opts.site.text ?? renderTemplate(opts.site, this.dirs));
     fs.writeFileSync(path.join(dir, 'site.conf'), site);
     const modules = ['mpm_event', 'authz_core', 'authz_host', 'mime', 'dir', 'alias', 'rewrite', 'headers',
@@ -214,7 +217,7 @@ export class Stack {
       `<VirtualHost 127.0.0.1:${port}>`, `  DocumentRoot "${dir}/www"`, `  Include "${dir}/site.conf"`, '</VirtualHost>', '',
     ].join('\n'));
     const p = spawn(which('apache2'), ['-D', 'FOREGROUND', '-f', path.join(dir, 'httpd.conf')],
-      { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'stderr.log'), 'a')], env: { PATH: process.env.PATH, LANG: 'C' } });
+      { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'stderr.log'), 'a')], env: { PATH: process.env.PATH, LANG: 'C', TMPDIR: path.join(dir, 'tmp') } });
     this.procs.push(p);
     const front = { name: 'apache', port, base: `http://127.0.0.1:${port}`, proc: p, dir,
       errorLog: () => { try { return fs.readFileSync(path.join(dir, 'error.log'), 'utf8'); } catch { return ''; } } };
