@@ -616,14 +616,21 @@ media_dispatch(struct media_pool *mp, struct db *db)
 {
 	static const char pick[] =
 	    "SELECT j.id, j.attempts, coalesce(json_extract(j.payload, '$.notify'), 0),"
-	    " o.id, o.tenant_id, o.blob_key, o.sha256 IS NULL, o.storage_id, o.size_bytes"
+	    " o.id, o.tenant_id, o.blob_key, o.sha256 IS NULL, o.storage_id, o.size_bytes,"
+	    " j.run_at"
 	    " FROM jobs j"
 	    " LEFT JOIN objects o ON o.id = json_extract(j.payload, '$.objectId')"
 	    "  AND o.tenant_id = json_extract(j.payload, '$.tenantId')"
 	    "  AND o.deleted_at IS NULL AND o.state = 'completed'"
 	    " WHERE j.kind = 'asset.process' AND j.state = 'queued' AND j.run_at <= ?1"
+	    "  AND (?2 OR o.id IS NULL OR coalesce(o.kind, '') NOT IN ('image', 'video', 'audio'))"
 	    " ORDER BY j.run_at LIMIT 1";
 	static const char count[] = "UPDATE jobs SET attempts = attempts + 1 WHERE id = ?1";
+	/* A media file found while every processor is busy: back in the
+	 * queue where it was, not counted as an attempt. */
+	static const char put_back[] =
+	    "UPDATE jobs SET state = 'queued', run_at = ?2, attempts = attempts - 1"
+	    " WHERE id = ?1 AND state = 'running'";
 	static const char settle[] =
 	    "UPDATE objects SET kind = coalesce(?3, kind), sha256 = coalesce(sha256, ?4)"
 	    " WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL AND blob_key = ?5";
@@ -636,14 +643,14 @@ media_dispatch(struct media_pool *mp, struct db *db)
 		struct job j;
 		unsigned char sha[32];
 		int rc, need_sha = 0, have_sha = 0, use;
-		int64_t size = -1;
+		int64_t size = -1, queued_at;
 
-		/* Only while a processor could take what comes. */
-		if (h == NULL)
-			break;
+		/* With every processor busy, what needs none (a document's
+		 * type and SHA-256) still goes on; media waits its turn. */
 		if ((st = db_prep(db, pick)) == NULL)
 			return -1;
 		sqlite3_bind_int64(st, 1, now_unix_ms());
+		sqlite3_bind_int(st, 2, h != NULL);
 		rc = sqlite3_step(st);
 		if (rc != SQLITE_ROW) {
 			sqlite3_reset(st);
@@ -664,6 +671,7 @@ media_dispatch(struct media_pool *mp, struct db *db)
 			if (sqlite3_column_type(st, 8) != SQLITE_NULL)
 				size = sqlite3_column_int64(st, 8);
 		}
+		queued_at = sqlite3_column_int64(st, 9);
 		sqlite3_reset(st);
 		/* Another pool's jobs worker may have picked it meanwhile. A
 		 * job whose jobs worker died comes back when its lease ends
@@ -720,6 +728,19 @@ media_dispatch(struct media_pool *mp, struct db *db)
 		if (exec1(st) != 0)
 			return -1;
 		use = media_kind(j.kind) && cfg->media;
+		if (use && mp->have_prog && h == NULL) {
+			/* Its kind is recorded now: not picked again until a
+			 * processor is free. */
+			if ((st = db_prep(db, put_back)) == NULL)
+				return -1;
+			sqlite3_bind_int64(st, 1, j.id);
+			sqlite3_bind_int64(st, 2, queued_at);
+			if (exec1(st) != 0)
+				return -1;
+			ran--;
+			inline_ran++;
+			continue;
+		}
 		if (use && mp->have_prog && start(mp, db, h, &j) == 0)
 			continue;
 		/* Done here: not media, or no processor for it. */

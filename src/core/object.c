@@ -639,10 +639,13 @@ object_upload_finish(struct db *db, const char *tenant_id, const char *id,
 				sqlite3_bind_text(st, 7, kind, -1, SQLITE_STATIC);
 			/* The webhook is queued in the same transaction: a
 			 * completed upload never loses its event. Media is
-			 * processed first; processing sends it. */
+			 * processed first; processing sends it. An asset's
+			 * bytes (upload_id set until its complete call) are
+			 * queued for processing by that call, once. */
 			if (sqlite3_step(st) == SQLITE_DONE &&
 			    object_counts(db, tenant_id, o.workspace_id, 1, size) == 0 &&
-			    (media ? media_enqueue(db, tenant_id, id, o.webhook_url != NULL) == 0 :
+			    (media && o.upload_id == NULL ?
+			    media_enqueue(db, tenant_id, id, o.webhook_url != NULL) == 0 :
 			    o.webhook_url == NULL ||
 			    webhook_enqueue(db, "file.uploaded", tenant_id, id) == 0) &&
 			    db_commit(db) == 0)

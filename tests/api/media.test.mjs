@@ -161,6 +161,8 @@ test('an image: thumbnail and preview upright, EXIF capture time, signed URLs', 
   const a = await settled(f.base, key, id);
   assert.equal(a.processing_status, 'completed', JSON.stringify(a));
   assert.equal(a.processing_error, null);
+  // once: the PUT that brought the bytes leaves it to the complete call
+  assert.equal(sql(`SELECT count(*) FROM jobs WHERE kind = 'asset.process' AND json_extract(payload, '$.objectId') = '${uuidOf(id)}'`), '1', 'processed once');
   assert.equal(a.status, 'active');
   assert.equal(a.type, 'image');
   assert.deepEqual(a.media, { width: 200, height: 400, format: 'jpeg', captured_at: '2021-07-04T12:34:56' });
@@ -340,11 +342,11 @@ test('the file API: processingStatus, and file.uploaded sent once processing is 
   assert.equal((await req(f.base, 'GET', file.thumbnailUrl, { key: other })).status, 404);
 }));
 
-test('a processor that crashes or stalls on a file: retried, then failed; others still processed', async () => {
-  // A stand-in processor with the real one behind it: it dies on a blob
-  // whose key ends -deadbeef and hangs on one ending -cafebabe, like a
-  // decoder that does (and takes a second over one ending -c0ffee).
-  const s = new Stack({ config: { media_timeout: '2', media_workers: '1' } });
+// A stand-in processor with the real one behind it: it dies on a blob
+// whose key ends -deadbeef and hangs on one ending -cafebabe, like a
+// decoder that does (and takes a second over one ending -c0ffee).
+function wrapped(config) {
+  const s = new Stack({ config });
   const wrapper = path.join(s.tmp, 'media-wrapper.sh');
   fs.writeFileSync(wrapper, `#!/bin/sh
 # the options come first; --serve is among them
@@ -359,24 +361,31 @@ done
 `);
   fs.chmodSync(wrapper, 0o755);
   s.opts.config.media_helper = wrapper;
+  return { s, wrapper };
+}
+const mark = { poison: 'deadbeef', stall: 'cafebabe', good: '0badf00d', slow: 'c0ffee' };
+// An image uploaded as n.jpg whose blob key then ends with mark[n] (the
+// key names the file on disk; the wrapper sees the path). Its asset id.
+async function marked(s, base, key, n) {
+  const id = await upload(base, key, fixtures.exif, `${n}.jpg`);
+  const oid = uuidOf(id);
+  const k = sql(`SELECT blob_key FROM objects WHERE id='${oid}'`, s);
+  fs.renameSync(blobFile(k, s), blobFile(k, s) + '.tmp');
+  const renamed = `${oid}-${mark[n]}`;
+  fs.mkdirSync(path.dirname(blobFile(renamed, s)), { recursive: true });
+  fs.renameSync(blobFile(k, s) + '.tmp', blobFile(renamed, s));
+  sql(`UPDATE objects SET blob_key='${renamed}' WHERE id='${oid}'`, s);
+  return id;
+}
+
+test('a processor that crashes or stalls on a file: retried, then failed; others still processed', async () => {
+  const { s, wrapper } = wrapped({ media_timeout: '2', media_workers: '1' });
   await s.start();
   try {
     const f = s.fronts[0];
     const key = await account(f.base, s);
     const names = {};
-    const mark = { poison: 'deadbeef', stall: 'cafebabe', good: '0badf00d', slow: 'c0ffee' };
-    const rename = async (n) => {
-      const id = await upload(f.base, key, fixtures.exif, `${n}.jpg`);
-      names[n] = uuidOf(id);
-      // the blob key names the file on disk; the wrapper sees the path
-      const k = sql(`SELECT blob_key FROM objects WHERE id='${names[n]}'`, s);
-      fs.renameSync(blobFile(k, s), blobFile(k, s) + '.tmp');
-      const renamed = `${names[n]}-${mark[n]}`;
-      fs.mkdirSync(path.dirname(blobFile(renamed, s)), { recursive: true });
-      fs.renameSync(blobFile(k, s) + '.tmp', blobFile(renamed, s));
-      sql(`UPDATE objects SET blob_key='${renamed}' WHERE id='${names[n]}'`, s);
-      names[n] = id;
-    };
+    const rename = async (n) => { names[n] = await marked(s, f.base, key, n); };
     for (const n of ['poison', 'stall', 'good']) {
       await rename(n);
       assert.equal((await req(f.base, 'POST', `/v1/assets/${names[n]}/reprocess`, { key })).status, 202);
@@ -412,6 +421,53 @@ done
     assert.equal(slow.processing_status, 'completed');
     assert.equal(slow.media.width, 200);
     assert.ok(!s.children().includes(jobsPid));
+  } finally {
+    await s.stop();
+  }
+});
+
+test('every processor busy on a long file: documents are still typed and hashed at once; media waits its turn, not counted as an attempt', async () => {
+  const { s } = wrapped({ media_timeout: '120', media_workers: '1' });
+  await s.start();
+  try {
+    const f = s.fronts[0];
+    const key = await account(f.base, s);
+    const stall = await marked(s, f.base, key, 'stall');
+    assert.equal((await req(f.base, 'POST', `/v1/assets/${stall}/reprocess`, { key })).status, 202);
+    // the one processor is the sleep now (the wrapper exec'd it)
+    let busy;
+    for (let i = 0; i < 200 && !busy; i++) {
+      await sleep(50);
+      for (const c of s.children()) {
+        const p = spawnSync('pgrep', ['-P', String(c), '-x', 'sleep'], { encoding: 'utf8' }).stdout.trim();
+        if (p) busy = Number(p.split('\n')[0]);
+      }
+    }
+    assert.ok(busy, 'the stalling file holds the processor');
+    const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    // a PDF: done while the processor is still held
+    const pdf = await upload(f.base, key, fixtures.pdf, 'doc.pdf', 'application/pdf');
+    const doc = await settled(f.base, key, pdf, 20000);
+    assert.equal(doc.processing_status, 'completed');
+    assert.match(sql(`SELECT hex(sha256) FROM objects WHERE id='${uuidOf(pdf)}'`, s),
+      new RegExp(`^${crypto.createHash('sha256').update(fixtures.pdf).digest('hex')}$`, 'i'));
+    assert.ok(alive(busy), 'the processor was busy all along');
+    // an image sent as octet-stream: found to be one, and put back
+    const img = await upload(f.base, key, fixtures.exif, 'photo.bin', 'application/octet-stream');
+    const job = `kind = 'asset.process' AND json_extract(payload, '$.objectId') = '${uuidOf(img)}'`;
+    for (let i = 0; i < 100 && sql(`SELECT kind FROM objects WHERE id='${uuidOf(img)}'`, s) !== 'image'; i++) await sleep(50);
+    assert.equal(sql(`SELECT kind FROM objects WHERE id='${uuidOf(img)}'`, s), 'image', 'typed while it waits');
+    await sleep(1000);
+    assert.equal(sql(`SELECT state || ' ' || attempts FROM jobs WHERE ${job}`, s), 'queued 0');
+    assert.equal((await req(f.base, 'GET', `/v1/assets/${img}`, { key })).json.data.processing_status, 'pending');
+    assert.ok(alive(busy));
+    // the long file goes (deleted, its processor killed): the image's turn
+    assert.equal((await req(f.base, 'DELETE', `/v1/assets/${stall}`, { key })).status, 200);
+    process.kill(busy, 'SIGKILL');
+    const done = await settled(f.base, key, img, 30000);
+    assert.equal(done.processing_status, 'completed');
+    assert.equal(done.media.width, 200);
+    assert.equal(sql(`SELECT state || ' ' || attempts FROM jobs WHERE ${job}`, s), 'done 1');
   } finally {
     await s.stop();
   }
