@@ -64,7 +64,9 @@ int asset_kind_valid(const char *s);
 /* The kind of a content type's top level (image/... -> image ...). */
 const char *asset_kind_of_type(const char *content_type);
 /* The kind the first bytes of a file say it is (magic numbers), or NULL
- * when they do not say. */
+ * when they do not say. It looks at no more than its first
+ * ASSET_SNIFF_BYTES (where a second MPEG audio frame header is). */
+#define ASSET_SNIFF_BYTES 2048
 const char *asset_kind_sniff(const unsigned char *p, size_t n);
 /* The kind a stored blob's first bytes say, or NULL: from the data
  * directory, or a ranged GET of its bucket (storage_id: a tenant's). */

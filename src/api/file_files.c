@@ -194,7 +194,7 @@ file_upload_put(struct cb_req *r)
 	struct object obj;
 	unsigned char sha[32], rnd[8];
 	char buf[65536], blob_key[64], rhex[17];
-	unsigned char head[64];
+	unsigned char head[ASSET_SNIFF_BYTES];
 	size_t headn = 0;
 	int64_t reserved_now = 0;
 	long got;

@@ -108,6 +108,13 @@ before(() => {
     '-pix_fmt', 'yuv420p', '-c:v', 'libx264', f('clip.mp4')]);
   fixtures.video = fs.readFileSync(f('clip.mp4'));
   fixtures.badVideo = Buffer.concat([fixtures.video.subarray(0, 32), Buffer.alloc(4000, 0x5a)]);
+  // MPEG audio with no tag to say so (no ID3, no Xing frame): layer III
+  // and layer II, a second of a sine
+  run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1', '-c:a', 'libmp3lame',
+    '-b:a', '128k', '-id3v2_version', '0', '-write_xing', '0', f('s.mp3')]);
+  fixtures.mp3 = fs.readFileSync(f('s.mp3'));
+  run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1', '-c:a', 'mp2', '-f', 'mp2', f('s.mp2')]);
+  fixtures.mp2 = fs.readFileSync(f('s.mp2'));
 });
 
 async function req(base, method, p, { key, body, headers = {} } = {}) {
@@ -271,6 +278,27 @@ test('a video: duration, dimensions, codec, a poster thumbnail; audio kinds fall
   assert.doesNotMatch(bad.processing_error, /\/|blobs|cubby-api/, 'no server path in a reason');
   assert.equal(bad.status, 'active');
   assert.equal(bad.thumb_url, null);
+}));
+
+test('what the bytes are, not the name: MPEG audio without a tag is audio; random bytes are a file, processed without a decoder', (t) => eachFront(t, stack, async (f) => {
+  const key = await account(f.base);
+  for (const [name, bytes, codec] of [['a.bin', fixtures.mp3, 'mp3'], ['b.bin', fixtures.mp2, 'mp2']]) {
+    assert.notEqual(bytes.subarray(0, 3).toString('latin1'), 'ID3');
+    const a = await settled(f.base, key, await upload(f.base, key, bytes, name, 'application/octet-stream'));
+    assert.equal(a.type, 'audio', `${name}: ${JSON.stringify(a)}`);
+    assert.equal(a.processing_status, 'completed', JSON.stringify(a));
+    assert.equal(a.media.codec, codec);
+    assert.ok(Math.abs(a.media.duration_ms - 1000) < 100, `duration ${a.media.duration_ms}`);
+  }
+  // random bytes: one in about 2,700 once passed for an MPEG frame header
+  // and "failed" processing; each of these begins with a valid one
+  for (let i = 0; i < 4; i++) {
+    const junk = crypto.randomBytes(3000);
+    junk.set([0xff, 0xfb, 0x90, 0xc4]);
+    const a = await settled(f.base, key, await upload(f.base, key, junk, `r${i}.bin`, 'application/octet-stream'));
+    assert.equal(a.type, 'file', JSON.stringify(a));
+    assert.equal(a.processing_status, 'completed', JSON.stringify(a));
+  }
 }));
 
 test('bad input: truncated, a bomb, zero bytes, a PDF named .jpg; each settles with a reason and the processor carries on', (t) => eachFront(t, stack, async (f) => {
