@@ -19,6 +19,9 @@ struct db;
 #define KV_KEY_MAX      128
 #define KV_VALUE_MAX    16384
 #define KV_DEFAULT_TTL  604800
+/* The longest TTL anywhere (query, bucket default, transaction): 100
+ * years, so an expiry in milliseconds never overflows. */
+#define KV_TTL_MAX      (100LL * 366 * 86400)
 #define KV_LIST_DEFAULT 10000
 #define KV_LIST_MAX     1000000
 #define KV_TXN_MAX_OPS  1000
@@ -66,9 +69,12 @@ struct kv_settings {
 	const char *email;
 	const char *secret_key, *read_key, *write_key, *signing_key;
 	int clear_read, clear_write, clear_signing;
-	int has_ttl;
+	int has_ttl, clear_ttl;  /* clear_ttl: default_ttl null (no default) */
 	int64_t default_ttl;
 };
+/* A bucket's default_ttl once cleared: no default expiry, and the policy
+ * projection leaves the field out, as Keydock does. */
+#define KV_TTL_CLEARED (-1)
 
 /* Load a bucket: 0 found, 404 missing, 500 database error. */
 int kv_bucket_load(struct db *db, struct arena *a, const char *id,
@@ -82,17 +88,23 @@ int kv_bucket_patch(struct db *db, const unsigned char master[CB_KEYLEN],
     const struct kv_bucket *b, const struct kv_settings *s, const char **why);
 /* Delete a bucket and all its keys. */
 int kv_bucket_delete(struct db *db, const char *id);
-/* Permissions anyone has on b, by the document's matrix. */
+/* Permissions anyone has on b, by the document's matrix; KV_ADMIN only
+ * while the bucket has no credential at all. They apply only to a
+ * request that presents no credential. */
 unsigned kv_anonymous(const struct kv_bucket *b);
 
 /* Look at the credential (NULL = none): 0, or 401 for one that matches
  * nothing (or a bad, expired or revoked token). */
 int kv_authenticate(const unsigned char master[CB_KEYLEN], struct arena *a,
     const char *cred, struct kv_access *acc, const char **why);
-/* May acc do perm on key? 0, 401 (nothing presented) or 403. */
+/* May acc do perm on key? 0, 401 (nothing presented), or 403 (the
+ * presented credential lacks it; also KV_ADMIN asked anonymously). */
 int kv_allowed(const struct kv_access *acc, unsigned perm, const char *key,
     size_t keylen);
-/* The prefix a listing is confined to: 0 with *eff set, or 401/403. */
+/* The prefix a listing is confined to: 0 with *eff set (a token's
+ * listing is intersected with its prefix), KV_LIST_NOTHING when the asked
+ * prefix lies outside the token's (an empty listing), or 401/403. */
+#define KV_LIST_NOTHING 1
 int kv_list_scope(const struct kv_access *acc, unsigned perm,
     const char *prefix, const char **eff);
 
@@ -114,7 +126,11 @@ int kv_incr(struct db *db, struct arena *a, const struct kv_bucket *b,
     const char *key, size_t keylen, const char *delta, size_t dlen,
     int64_t ttl, struct kv_value *out, const char **why);
 
-/* Format an INT or FLOAT value into buf (>= 40 bytes); its length. */
+/* Room a number needs written out without an exponent (5e-324). */
+#define KV_NUM_MAX 400
+/* Write an INT or FLOAT value's number into buf (>= KV_NUM_MAX bytes) as
+ * Keydock writes it (a float without exponent, 10.0 as "10"); its length.
+ * The text a value was sent as is not looked at. */
 size_t kv_format_number(const struct kv_value *v, char *buf, size_t len);
 /* Render a value as its body and Content-Type (arena memory). */
 void kv_render(struct arena *a, const struct kv_value *v, const char **body,

@@ -112,6 +112,9 @@ int req_json(struct cb_req *r, size_t max, struct json_object **out);
 /* --- answering --- */
 
 /* Record an error for the dialect's renderer; always returns -1. */
+/* Refuse a body over limit in the dialect's words (413, or 400 for a
+ * key-value value as Keydock answers it); -1. */
+int req_too_large(struct cb_req *r, long long limit);
 int req_fail(struct cb_req *r, int status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Record a bad request field (a 400 validation_error; the first one's

@@ -55,12 +55,13 @@ kv_api_bucket_create(struct cb_req *r)
 		else if (strcmp(k, "signing_key") == 0) s.signing_key = v;
 		else if (strcmp(k, "default_ttl") == 0) {
 			long long t;
-			if (parse_ll(p[i].value, 0, INT64_MAX / 1000, &t) != 0)
-				return req_fail(r, 400, "bad_request", "default_ttl must be 0 or more seconds");
+			if (parse_ll(p[i].value, 0, KV_TTL_MAX, &t) != 0)
+				return req_fail(r, 400, "bad_request",
+				    "default_ttl must be 0 to %lld seconds", KV_TTL_MAX);
 			s.has_ttl = 1;
 			s.default_ttl = t;
-		} else
-			return req_fail(r, 400, "bad_request", "unknown field");
+		}
+		/* Other fields are ignored, as Keydock's form reader does. */
 	}
 	rc = kv_bucket_create(ctx_db(r->ctx), r->ctx->master, &s, id, &why);
 	if (rc != 0)
@@ -75,7 +76,9 @@ kv_api_bucket_get(struct cb_req *r)
 	const struct kv_bucket *b = &acc->b;
 	struct json_object *o = json_object_new_object(), *anon = json_object_new_object();
 
-	json_object_object_add(o, "default_ttl", json_object_new_int64(b->default_ttl));
+	/* A cleared default is left out, as Keydock's projection does. */
+	if (b->default_ttl != KV_TTL_CLEARED)
+		json_object_object_add(o, "default_ttl", json_object_new_int64(b->default_ttl));
 	json_object_object_add(o, "has_secret_key", json_object_new_boolean(b->has_secret));
 	json_object_object_add(o, "has_read_key", json_object_new_boolean(b->has_read));
 	json_object_object_add(o, "has_write_key", json_object_new_boolean(b->has_write));
@@ -122,6 +125,9 @@ kv_api_bucket_patch(struct cb_req *r)
 
 	if (req_json(r, KV_FORM_MAX, &o) != 0)
 		return -1;
+	/* No body at all is {}: a patch of nothing, 204 (Keydock takes {}). */
+	if (o == NULL && r->body_read == 0)
+		return resp_empty(r, 204);
 	if (!json_object_is_type(o, json_type_object))
 		return req_fail(r, 400, "bad_request", "body must be a JSON object");
 	memset(&s, 0, sizeof s);
@@ -138,11 +144,12 @@ kv_api_bucket_patch(struct cb_req *r)
 		else if (strcmp(k, "default_ttl") == 0) {
 			/* null clears it: no default expiry */
 			s.has_ttl = 1;
-			s.default_ttl = 0;
+			s.clear_ttl = v == NULL;
 			bad = v != NULL && (!json_object_is_type(v, json_type_int) ||
 			    (s.default_ttl = json_object_get_int64(v)) < 0 ||
-			    s.default_ttl > INT64_MAX / 1000)
-			    ? req_fail(r, 400, "bad_request", "default_ttl must be 0 or more seconds") : 0;
+			    s.default_ttl > KV_TTL_MAX)
+			    ? req_fail(r, 400, "bad_request", "default_ttl must be 0 to %lld seconds",
+			    KV_TTL_MAX) : 0;
 		} else
 			bad = req_fail(r, 400, "bad_request", "unknown field");
 		if (bad)

@@ -24,8 +24,8 @@ ttl_param(struct cb_req *r)
 
 	if (t == NULL)
 		return -1;
-	if (parse_ll(t, 0, INT64_MAX / 1000, &v) != 0) {
-		req_fail(r, 400, "bad_request", "ttl must be 0 or more seconds");
+	if (parse_ll(t, 0, KV_TTL_MAX, &v) != 0) {
+		req_fail(r, 400, "bad_request", "ttl must be 0 to %lld seconds", KV_TTL_MAX);
 		return -2;
 	}
 	return v;
@@ -88,7 +88,7 @@ kv_api_incr(struct cb_req *r)
 	size_t len;
 	int rc;
 
-	if (ttl == -2 || req_body(r, 64, &body, &len) != 0)
+	if (ttl == -2 || req_body(r, KV_VALUE_MAX, &body, &len) != 0)
 		return -1;
 	rc = kv_incr(ctx_db(r->ctx), r->a, &kv_access_of(r)->b, key, strlen(key),
 	    body, len, ttl, &v, &why);
@@ -108,64 +108,93 @@ struct lister {
 	size_t n;
 };
 
-/* Pick the format: ?format= wins, then Accept. -1 after req_fail. */
+/* Pick the format: ?format= wins (an unknown name is 406), then the first
+ * media range of Accept that names one; anything else falls back to
+ * text, as Keydock does. */
 static int
 negotiate(struct cb_req *r, enum fmt *f)
 {
 	static const struct { const char *name, *media; enum fmt f; } fmts[] = {
 		{ "json", "application/json", FMT_JSON },
 		{ "jsonl", "application/x-ndjson", FMT_JSONL },
+		{ "ndjson", "application/jsonl", FMT_JSONL },
 		{ "text", "text/plain", FMT_TEXT },
+		{ "txt", NULL, FMT_TEXT },
 	};
+	const size_t nf = sizeof fmts / sizeof fmts[0];
 	const char *q = req_query(r, "format"), *accept = req_header(r, "Accept");
 
+	*f = FMT_TEXT;
 	if (q != NULL) {
-		for (size_t i = 0; i < 3; i++)
-			if (strcmp(q, fmts[i].name) == 0) {
+		for (size_t i = 0; i < nf; i++)
+			if (strcasecmp(q, fmts[i].name) == 0) {
 				*f = fmts[i].f;
 				return 0;
 			}
-		return req_fail(r, 400, "bad_request", "format is text, json or jsonl");
+		return req_fail(r, 406, "not_acceptable", "format is text, json or jsonl");
 	}
-	*f = FMT_TEXT;
-	if (accept == NULL || *accept == '\0')
+	if (accept == NULL)
 		return 0;
-	/* The first acceptable media range in the header's order. */
 	for (const char *p = accept; *p; ) {
-		size_t n = strcspn(p, ",;");
+		size_t n;
+		while (*p == ' ')
+			p++;
+		n = strcspn(p, ",;");
 		while (n > 0 && p[n - 1] == ' ')
 			n--;
-		for (size_t i = 0; i < 3; i++)
-			if (strlen(fmts[i].media) == n && strncasecmp(p, fmts[i].media, n) == 0) {
+		for (size_t i = 0; i < nf; i++)
+			if (fmts[i].media != NULL && strlen(fmts[i].media) == n &&
+			    strncasecmp(p, fmts[i].media, n) == 0) {
 				*f = fmts[i].f;
 				return 0;
 			}
-		if ((n == 3 && strncmp(p, "*/*", 3) == 0) ||
-		    (n == 6 && strncasecmp(p, "text/*", 6) == 0))
-			return 0;
-		if (n == 13 && strncasecmp(p, "application/*", 13) == 0) {
-			*f = FMT_JSON;
-			return 0;
-		}
 		p += strcspn(p, ",");
-		while (*p == ',' || *p == ' ')
+		while (*p == ',')
 			p++;
 	}
-	return req_fail(r, 406, "not_acceptable",
-	    "list answers text/plain, application/json or application/x-ndjson");
+	return 0;
 }
 
-/* A number or bytes value as text in l->scratch (bytes as base64); other
- * kinds point at their own data. No per-row allocation. */
+/* Text listing: one entry a line; a backslash, line feed or carriage
+ * return inside a key or value is written \\, \n or \r, so no entry
+ * can make a line of its own. */
+static int
+put_text(struct buf *b, const char *p, size_t n)
+{
+	int rc = 0;
+	size_t run = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *esc = p[i] == '\\' ? "\\\\" : p[i] == '\n' ? "\\n" :
+		    p[i] == '\r' ? "\\r" : NULL;
+		if (esc == NULL)
+			continue;
+		rc |= buf_append(b, p + run, i - run);
+		rc |= buf_append(b, esc, 2);
+		run = i + 1;
+	}
+	rc |= buf_append(b, p + run, n - run);
+	return rc;
+}
+
+/* A value as the text listing writes it, in l->scratch for bytes
+ * (base64); other kinds point at their own data (a number at the text it
+ * was sent as). json: a number written out as JSON instead. No per-row
+ * allocation. */
 static void
-value_text(struct lister *l, const struct kv_value *v, const char **p,
+value_text(struct lister *l, const struct kv_value *v, int json, const char **p,
     size_t *n)
 {
 	switch (v->type) {
 	case KV_INT:
 	case KV_FLOAT:
-		*n = kv_format_number(v, l->scratch, 40);
-		*p = l->scratch;
+		if (json || v->data == NULL) {
+			*n = kv_format_number(v, l->scratch, KV_NUM_MAX);
+			*p = l->scratch;
+		} else {
+			*p = v->data;
+			*n = v->len;
+		}
 		break;
 	case KV_BYTES:
 		base64_encode(l->scratch, v->data, v->len);
@@ -184,7 +213,7 @@ put_json_value(struct lister *l, const struct kv_value *v)
 	const char *p;
 	size_t n;
 
-	value_text(l, v, &p, &n);
+	value_text(l, v, 1, &p, &n);
 	if (v->type == KV_TEXT || v->type == KV_BYTES)
 		return buf_json_string(&l->out, p, n);
 	return buf_append(&l->out, p, n);
@@ -208,13 +237,13 @@ list_row(void *arg, const char *key, size_t keylen, const struct kv_value *v)
 	if (l->fmt == FMT_JSON)
 		rc |= buf_puts(&l->out, l->n ? "," : "");
 	if (l->fmt == FMT_TEXT) {
-		rc |= buf_append(&l->out, key, keylen);
+		rc |= put_text(&l->out, key, keylen);
 		if (l->values) {
 			const char *p;
 			size_t n;
-			value_text(l, v, &p, &n);
-			rc |= buf_putc(&l->out, '\t');
-			rc |= buf_append(&l->out, p, n);
+			value_text(l, v, 0, &p, &n);
+			rc |= buf_putc(&l->out, '=');
+			rc |= put_text(&l->out, p, n);
 		}
 		rc |= buf_putc(&l->out, '\n');
 	} else {
@@ -276,12 +305,14 @@ kv_api_list(struct cb_req *r)
 	/* Listing needs enumerate; listing values needs read as well. */
 	rc = kv_list_scope(kv_access_of(r), KV_ENUMERATE | (o.values ? KV_READ : 0),
 	    req_query(r, "prefix"), &prefix);
-	if (rc != 0)
+	if (rc == KV_LIST_NOTHING)
+		o.limit = 0;    /* beside the token's prefix: nothing to list */
+	else if (rc != 0)
 		return kv_fail(r, rc, "the credential may not list here");
 	o.prefix = prefix;
 
 	buf_init(&l.out, 1u << 20);
-	l.scratch = arena_alloc(r->a, base64_len(KV_VALUE_MAX) + 41);
+	l.scratch = arena_alloc(r->a, base64_len(KV_VALUE_MAX) + KV_NUM_MAX + 1);
 	resp_begin(r, 200, ctypes[l.fmt], -1);
 	if (l.fmt == FMT_JSON)
 		buf_putc(&l.out, '[');

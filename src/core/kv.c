@@ -18,10 +18,12 @@
 #include "cubby/arena.h"
 #include "cubby/base64.h"
 #include "cubby/db.h"
+#include "cubby/json.h"
 #include "cubby/kv.h"
 #include "cubby/log.h"
 #include "cubby/util.h"
 #include "cubby/uuid.h"
+#include "cubby/xmalloc.h"
 
 #define CRED_LABEL    "cubby/kv-credential/v1"
 #define SIGNING_LABEL "cubby/kv-signing-key/v1"
@@ -154,6 +156,26 @@ bind_hash(sqlite3_stmt *st, int col, const unsigned char master[CB_KEYLEN],
 	return sqlite3_bind_blob(st, col, h, 32, SQLITE_TRANSIENT);
 }
 
+/* Keydock's structural check of an email: one @, something before it, a
+ * domain with a dot that neither starts nor ends it, no white space or
+ * control character; at most 320 bytes. Not RFC 5322. */
+static int
+email_ok(const char *e)
+{
+	const char *at = strchr(e, '@'), *dom;
+	size_t n = strlen(e), dl;
+
+	if (n == 0 || n > 320 || at == NULL || at == e || strchr(at + 1, '@') != NULL)
+		return 0;
+	for (const char *p = e; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return 0;
+	dom = at + 1;
+	dl = strlen(dom);
+	return dl >= 3 && dom[0] != '.' && dom[dl - 1] != '.' &&
+	    strchr(dom, '.') != NULL && strstr(dom, "..") == NULL;
+}
+
 int
 kv_bucket_create(struct db *db, const unsigned char master[CB_KEYLEN],
     const struct kv_settings *s, char id[37], const char **why)
@@ -167,15 +189,15 @@ kv_bucket_create(struct db *db, const unsigned char master[CB_KEYLEN],
 	size_t sealed_len = 0;
 	sqlite3_stmt *st;
 
-	if (s->email == NULL || *s->email == '\0' || strlen(s->email) > 320) {
-		*why = "email is required (at most 320 bytes)";
+	if (s->email == NULL || !email_ok(s->email)) {
+		*why = "email must be an address such as owner@example.com";
 		return 400;
 	}
 	for (int i = 0; i < 4; i++)
 		if (creds[i] != NULL && !cred_ok(creds[i], why))
 			return 400;
-	if (s->has_ttl && s->default_ttl < 0) {
-		*why = "default_ttl must be 0 or more seconds";
+	if (s->has_ttl && (s->default_ttl < 0 || s->default_ttl > KV_TTL_MAX)) {
+		*why = "default_ttl must be 0 to 100 years in seconds";
 		return 400;
 	}
 	uuid_new(id);
@@ -221,15 +243,27 @@ kv_bucket_patch(struct db *db, const unsigned char master[CB_KEYLEN],
 	sqlite3_stmt *st;
 	int rc;
 
+	const char *signing = s->signing_key;
+	char current[KV_CRED_MAX + 1];
+	size_t cur_len;
+
 	for (int i = 0; i < 4; i++)
 		if (creds[i] != NULL && !cred_ok(creds[i], why))
 			return 400;
-	if (s->has_ttl && s->default_ttl < 0) {
-		*why = "default_ttl must be 0 or more seconds";
+	if (s->has_ttl && !s->clear_ttl &&
+	    (s->default_ttl < 0 || s->default_ttl > KV_TTL_MAX)) {
+		*why = "default_ttl must be 0 to 100 years in seconds";
 		return 400;
 	}
-	if (s->signing_key != NULL &&
-	    seal_signing_key(master, b->id, s->signing_key, sealed, &sealed_len) != 0)
+	/* Sending the signing key the bucket already has is no rotation (as
+	 * Keydock: a deploy script that re-sends it must not void every
+	 * token). */
+	if (signing != NULL && kv_signing_key(master, b, current, &cur_len) == 0 &&
+	    cur_len == strlen(signing) && ct_equal(current, signing, cur_len))
+		signing = NULL;
+	memset(current, 0, sizeof current);
+	if (signing != NULL &&
+	    seal_signing_key(master, b->id, signing, sealed, &sealed_len) != 0)
 		return 500;
 	if ((st = db_prep(db, sql)) == NULL)
 		return 500;
@@ -243,11 +277,11 @@ kv_bucket_patch(struct db *db, const unsigned char master[CB_KEYLEN],
 	sqlite3_bind_int(st, 6, s->write_key != NULL || s->clear_write);
 	if (s->write_key)
 		bind_hash(st, 7, master, b->id, s->write_key);
-	sqlite3_bind_int(st, 8, s->signing_key != NULL || s->clear_signing);
-	if (s->signing_key)
+	sqlite3_bind_int(st, 8, signing != NULL || s->clear_signing);
+	if (signing)
 		sqlite3_bind_blob(st, 9, sealed, (int)sealed_len, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 10, s->has_ttl);
-	sqlite3_bind_int64(st, 11, s->default_ttl);
+	sqlite3_bind_int64(st, 11, s->clear_ttl ? KV_TTL_CLEARED : s->default_ttl);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -296,8 +330,12 @@ kv_anonymous(const struct kv_bucket *b)
 		p |= KV_WRITE;
 	if (!b->has_secret && !b->has_read && !b->has_write)
 		p |= KV_DELETE;
-	/* Without a secret key nobody else could manage the bucket. */
-	if (!b->has_secret)
+	/* Managing the bucket without a credential only while it has none
+	 * at all: any key the owner set (a read and a write key, or just a
+	 * signing key) makes the policy theirs, so nobody who merely knows
+	 * the id can set a secret key and lock them out. */
+	if (!b->has_secret && !b->has_read && !b->has_write &&
+	    b->signing_sealed == NULL)
 		p |= KV_ADMIN;
 	return p;
 }
@@ -355,165 +393,195 @@ kv_authenticate(const unsigned char master[CB_KEYLEN], struct arena *a,
 	return 401;
 }
 
+/* Why acc is refused perm: 401 when nothing was presented (a credential
+ * would help), 403 when the presented one lacks the right. Managing the
+ * bucket without a credential is 403, as Keydock's policy gate answers. */
+static int
+refusal(const struct kv_access *acc, unsigned perm)
+{
+	return acc->presented || (perm & KV_ADMIN) ? 403 : 401;
+}
+
+/* What acc holds on the whole bucket: a presented credential is judged
+ * on its own rights, the anonymous ones apply only when none is. */
+static unsigned
+unscoped(const struct kv_access *acc)
+{
+	return acc->presented ? acc->cred : acc->anon;
+}
+
 int
 kv_allowed(const struct kv_access *acc, unsigned perm, const char *key,
     size_t keylen)
 {
-	if ((acc->anon | acc->cred) & perm)
+	if ((unscoped(acc) & perm) == perm)
 		return 0;
-	if ((acc->token & perm) && acc->prefix != NULL) {
+	if ((acc->token & perm) == perm && acc->prefix != NULL) {
 		size_t pl = strlen(acc->prefix);
 		if (key != NULL && keylen >= pl && memcmp(key, acc->prefix, pl) == 0)
 			return 0;
 	}
-	return acc->presented ? 403 : 401;
+	return refusal(acc, perm);
 }
 
 int
 kv_list_scope(const struct kv_access *acc, unsigned perm, const char *prefix,
     const char **eff)
 {
-	unsigned unscoped = acc->anon | acc->cred;
+	size_t pl, tl;
 
 	if (prefix != NULL && *prefix == '\0')
 		prefix = NULL;
 	*eff = prefix;
 	/* Every permission asked for must be held: listing values needs
 	 * enumerate and read. */
-	if ((unscoped & perm) == perm)
+	if ((unscoped(acc) & perm) == perm)
 		return 0;
-	if (((unscoped | acc->token) & perm) == perm && acc->prefix != NULL) {
-		if (prefix == NULL) {
-			*eff = acc->prefix;
-			return 0;
-		}
-		if (strncmp(prefix, acc->prefix, strlen(acc->prefix)) == 0)
-			return 0;
-	}
-	return acc->presented ? 403 : 401;
+	if ((acc->token & perm) != perm || acc->prefix == NULL)
+		return refusal(acc, perm);
+	/* A token lists only under its prefix: no ?prefix= lists the
+	 * token's, a narrower one stays, a broader one is cut down to the
+	 * token's, and one beside it lists nothing. */
+	tl = strlen(acc->prefix);
+	pl = prefix ? strlen(prefix) : 0;
+	if (prefix == NULL || (pl <= tl && memcmp(prefix, acc->prefix, pl) == 0))
+		*eff = acc->prefix;
+	else if (pl > tl && memcmp(prefix, acc->prefix, tl) == 0)
+		*eff = prefix;
+	else
+		return KV_LIST_NOTHING;
+	return 0;
 }
 
 /* ---- values ---------------------------------------------------------- */
 
-static int
-utf8_valid(const unsigned char *s, size_t n)
+/* Number literals as Keydock reads them (Rust's i64 and f64 grammars),
+ * on a body with its ASCII white space trimmed: an optional sign and
+ * digits is an integer when it fits int64; otherwise
+ *   [+-]? ( D+ ( . D* )? | . D+ ) ( [eE] [+-]? D+ )?
+ * is a float. Rust also reads inf and NaN: here they are no number (a
+ * value that no JSON listing could hold). */
+static void
+trim(const char **s, size_t *n)
 {
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-		size_t k;
-		unsigned cp;
-		if (c < 0x80) { i++; continue; }
-		if (c >= 0xc2 && c <= 0xdf) { k = 1; cp = c & 0x1f; }
-		else if (c >= 0xe0 && c <= 0xef) { k = 2; cp = c & 0x0f; }
-		else if (c >= 0xf0 && c <= 0xf4) { k = 3; cp = c & 0x07; }
-		else return 0;
-		if (i + k >= n)
-			return 0;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + j] & 0x3f);
-		}
-		if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return 0;
-		i += k + 1;
+	while (*n > 0 && isspace((unsigned char)**s)) {
+		(*s)++;
+		(*n)--;
 	}
-	return 1;
+	while (*n > 0 && isspace((unsigned char)(*s)[*n - 1]))
+		(*n)--;
 }
 
-/* Strict JSON number; sets *is_int when it has no fraction or exponent. */
 static int
-json_number(const char *s, size_t n, int *is_int)
+int_literal(const char *s, size_t n, int64_t *out)
 {
 	size_t i = 0;
+	int neg = 0;
+	uint64_t v = 0, lim;
 
-	*is_int = 1;
-	if (i < n && s[i] == '-')
-		i++;
-	if (i == n || !isdigit((unsigned char)s[i]))
-		return 0;
-	if (s[i] == '0')
-		i++;
-	else
-		while (i < n && isdigit((unsigned char)s[i]))
-			i++;
-	if (i < n && s[i] == '.') {
-		*is_int = 0;
-		if (++i == n || !isdigit((unsigned char)s[i]))
-			return 0;
-		while (i < n && isdigit((unsigned char)s[i]))
-			i++;
-	}
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		*is_int = 0;
-		if (++i < n && (s[i] == '+' || s[i] == '-'))
-			i++;
-		if (i == n || !isdigit((unsigned char)s[i]))
-			return 0;
-		while (i < n && isdigit((unsigned char)s[i]))
-			i++;
-	}
-	return i == n;
-}
-
-/* Parse a number body into v (INT when it fits int64, else FLOAT). */
-static int
-number_value(const char *s, size_t n, struct kv_value *v)
-{
-	char tmp[64];
-	int is_int;
-
-	if (n == 0 || n >= sizeof tmp || !json_number(s, n, &is_int))
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		neg = s[i++] == '-';
+	if (i == n)
 		return -1;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
-	if (is_int) {
-		long long ll;
-		if (parse_ll(tmp, INT64_MIN, INT64_MAX, &ll) == 0) {
-			v->type = KV_INT;
-			v->i = ll;
-			return 0;
-		}
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; i < n; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+		if (d > 9 || v > (lim - d) / 10)
+			return -1;
+		v = v * 10 + d;
 	}
-	errno = 0;
-	v->f = strtod(tmp, NULL);
-	if (!isfinite(v->f))
-		return -1;
-	v->type = KV_FLOAT;
+	*out = !neg ? (int64_t)v : v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
 	return 0;
 }
 
-/* Canonical JSON text of s, or NULL when it is not exactly one JSON value. */
+static size_t
+run_of_digits(const char *s, size_t i, size_t n)
+{
+	size_t j = i;
+
+	while (j < n && isdigit((unsigned char)s[j]))
+		j++;
+	return j - i;
+}
+
+static int
+float_literal(const char *s, size_t n, double *out)
+{
+	size_t i = 0, d;
+	char small[64], *tmp;
+	double f;
+
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		i++;
+	d = run_of_digits(s, i, n);
+	i += d;
+	if (i < n && s[i] == '.') {
+		size_t frac = run_of_digits(s, i + 1, n);
+		if (d == 0 && frac == 0)
+			return -1;
+		i += 1 + frac;
+	} else if (d == 0) {
+		return -1;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		if (++i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if ((d = run_of_digits(s, i, n)) == 0)
+			return -1;
+		i += d;
+	}
+	if (i != n)
+		return -1;
+	tmp = n < sizeof small ? small : xmalloc(n + 1);
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	f = strtod(tmp, NULL);
+	if (tmp != small)
+		free(tmp);
+	if (!isfinite(f))
+		return -1;
+	*out = f;
+	return 0;
+}
+
+/* A number body into v (INT or FLOAT), white space around it allowed;
+ * v's text is left alone. -1 when it is no number. */
+static int
+number_value(const char *s, size_t n, struct kv_value *v)
+{
+	int64_t i;
+	double f;
+
+	trim(&s, &n);
+	if (int_literal(s, n, &i) == 0) {
+		v->type = KV_INT;
+		v->i = i;
+		return 0;
+	}
+	if (float_literal(s, n, &f) == 0) {
+		v->type = KV_FLOAT;
+		v->f = f;
+		return 0;
+	}
+	return -1;
+}
+
+/* Canonical JSON text of s, or NULL when it is not exactly one JSON value
+ * by the strict rules of cubby/json.h. */
 static const char *
 json_canonical(struct arena *a, const char *s, size_t n, size_t *outlen)
 {
-	struct json_tokener *tok = json_tokener_new_ex(64);
 	struct json_object *o;
-	const char *txt = NULL;
-	size_t end;
+	const char *txt;
+	size_t l;
 
-	if (tok == NULL)
+	if (json_strict_parse(s, n, &o) != 0)
 		return NULL;
-	o = json_tokener_parse_ex(tok, s, (int)n);
-	end = tok->char_offset;
-	if (o == NULL && json_tokener_get_error(tok) == json_tokener_continue)
-		o = json_tokener_parse_ex(tok, "", -1);   /* a bare number at the end */
-	if (json_tokener_get_error(tok) == json_tokener_success) {
-		while (end < n && isspace((unsigned char)s[end]))
-			end++;
-		if (end >= n) {
-			size_t l;
-			const char *j = json_object_to_json_string_length(o,
-			    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &l);
-			txt = arena_strndup(a, j, l);
-			*outlen = l;
-		}
-	}
+	txt = json_object_to_json_string_length(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &l);
+	txt = arena_strndup(a, txt, l);
+	*outlen = l;
 	json_object_put(o);
-	json_tokener_free(tok);
 	return txt;
 }
 
@@ -539,7 +607,7 @@ kv_infer(struct arena *a, const char *ctype, const char *body, size_t len,
 	memset(out, 0, sizeof *out);
 	if (len > KV_VALUE_MAX) {
 		*why = "value exceeds 16 KiB";
-		return 413;
+		return 400;
 	}
 	if (media_is(ctype, "application/json")) {
 		if ((out->data = json_canonical(a, body, len, &out->len)) == NULL) {
@@ -549,7 +617,7 @@ kv_infer(struct arena *a, const char *ctype, const char *body, size_t len,
 		out->type = KV_JSON;
 		if (out->len > KV_VALUE_MAX) {  /* escapes can make it longer */
 			*why = "value exceeds 16 KiB";
-			return 413;
+			return 400;
 		}
 		return 0;
 	}
@@ -565,14 +633,24 @@ kv_infer(struct arena *a, const char *ctype, const char *body, size_t len,
 		out->len = len;
 		return 0;
 	}
-	if (utf8 && number_value(body, len, out) == 0)
+	/* Keydock: an empty body is empty text; a number keeps the text it
+	 * was sent as (GET answers "+5" for "+5"), and counts as its value. */
+	if (utf8 && len == 0) {
+		out->type = KV_TEXT;
+		out->data = "";
 		return 0;
+	}
+	if (utf8 && number_value(body, len, out) == 0) {
+		out->data = body;
+		out->len = len;
+		return 0;
+	}
 	if (utf8 && len > 0 &&
 	    (out->data = json_canonical(a, body, len, &out->len)) != NULL) {
 		out->type = KV_JSON;
 		if (out->len > KV_VALUE_MAX) {
 			*why = "value exceeds 16 KiB";
-			return 413;
+			return 400;
 		}
 		return 0;
 	}
@@ -582,28 +660,58 @@ kv_infer(struct arena *a, const char *ctype, const char *body, size_t len,
 	return 0;
 }
 
+/* f as Rust's Display writes it (Keydock's counters): the shortest digits
+ * that read back as f, never an exponent: 10.0 is "10", 1e21 is
+ * "1000000000000000000000", 1e-7 is "0.0000001". len >= KV_NUM_MAX. */
+static size_t
+format_float(double f, char *buf, size_t len)
+{
+	char e[40], dig[20], *p = buf, *end = buf + len - 1;
+	const char *m;
+	size_t nd = 0;
+	long ex;
+
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(e, sizeof e, "%.*e", prec - 1, f);
+		if (strtod(e, NULL) == f)
+			break;
+	}
+	m = e;
+	if (*m == '-')
+		*p++ = *m++;
+	for (; *m && *m != 'e'; m++)
+		if (isdigit((unsigned char)*m) && nd < sizeof dig)
+			dig[nd++] = *m;
+	ex = *m == 'e' ? strtol(m + 1, NULL, 10) : 0;
+	while (nd > 1 && dig[nd - 1] == '0')
+		nd--;
+	if (ex < 0) {
+		*p++ = '0';
+		*p++ = '.';
+		for (long z = -ex - 1; z > 0 && p < end; z--)
+			*p++ = '0';
+		for (size_t i = 0; i < nd && p < end; i++)
+			*p++ = dig[i];
+	} else {
+		for (size_t i = 0; i < nd || (long)i <= ex; i++) {
+			if ((long)i == ex + 1 && p < end)
+				*p++ = '.';
+			if (p < end)
+				*p++ = i < nd ? dig[i] : '0';
+		}
+	}
+	*p = '\0';
+	return (size_t)(p - buf);
+}
+
 size_t
 kv_format_number(const struct kv_value *v, char *buf, size_t len)
 {
-	size_t n;
-
 	if (v->type == KV_INT) {
 		snprintf(buf, len, "%lld", (long long)v->i);
 		return strlen(buf);
 	}
-	/* The shortest form that reads back as the same double. */
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(buf, len, "%.*g", prec, v->f);
-		if (strtod(buf, NULL) == v->f)
-			break;
-	}
-	/* Keep it a float when read back: 2.0 stays "2.0", not "2". */
-	n = strlen(buf);
-	if (strspn(buf, "-0123456789") == n && n + 3 <= len) {
-		memcpy(buf + n, ".0", 3);
-		n += 2;
-	}
-	return n;
+	return format_float(v->f, buf, len);
 }
 
 void
@@ -612,13 +720,18 @@ kv_render(struct arena *a, const struct kv_value *v, const char **body,
 {
 	switch (v->type) {
 	case KV_INT:
-	case KV_FLOAT: {
-		char *buf = arena_alloc(a, 40);
-		*len = kv_format_number(v, buf, 40);
-		*body = buf;
-		*ctype = "application/json";
+	case KV_FLOAT:
+		/* Keydock answers numbers as text: the text they were sent
+		 * as, or a counter's result written out. */
+		*ctype = "text/plain; charset=utf-8";
+		if (v->data != NULL)
+			break;
+		{
+			char *buf = arena_alloc(a, KV_NUM_MAX);
+			*len = kv_format_number(v, buf, KV_NUM_MAX);
+			*body = buf;
+		}
 		return;
-	}
 	case KV_JSON:
 		*ctype = "application/json";
 		break;
@@ -640,10 +753,14 @@ bind_value(sqlite3_stmt *st, int col, const struct kv_value *v)
 {
 	switch (v->type) {
 	case KV_INT:
-		sqlite3_bind_int64(st, col, v->i);
-		break;
 	case KV_FLOAT:
-		sqlite3_bind_double(st, col, v->f);
+		/* the text it was sent as, when there is one */
+		if (v->data != NULL)
+			sqlite3_bind_text(st, col, v->data, (int)v->len, SQLITE_STATIC);
+		else if (v->type == KV_INT)
+			sqlite3_bind_int64(st, col, v->i);
+		else
+			sqlite3_bind_double(st, col, v->f);
 		break;
 	case KV_JSON:
 	case KV_TEXT:
@@ -666,10 +783,22 @@ column_value(struct arena *a, sqlite3_stmt *st, int tcol, int vcol,
 	v->type = (enum kv_type)sqlite3_column_int(st, tcol);
 	switch (v->type) {
 	case KV_INT:
-		v->i = sqlite3_column_int64(st, vcol);
-		break;
 	case KV_FLOAT:
-		v->f = sqlite3_column_double(st, vcol);
+		if (sqlite3_column_type(st, vcol) == SQLITE_TEXT) {
+			enum kv_type t = v->type;
+			const char *p = (const char *)sqlite3_column_text(st, vcol);
+			v->len = (size_t)sqlite3_column_bytes(st, vcol);
+			v->data = a ? arena_strndup(a, p ? p : "", v->len) : (p ? p : "");
+			if (number_value(v->data, v->len, v) != 0 || v->type != t) {
+				v->type = t;    /* cannot happen: it was checked */
+				v->i = 0;
+				v->f = 0;
+			}
+		} else if (v->type == KV_INT) {
+			v->i = sqlite3_column_int64(st, vcol);
+		} else {
+			v->f = sqlite3_column_double(st, vcol);
+		}
 		break;
 	default: {
 		const void *p = sqlite3_column_blob(st, vcol);
@@ -680,10 +809,18 @@ column_value(struct arena *a, sqlite3_stmt *st, int tcol, int vcol,
 	}
 }
 
+/* When a value written now with ttl seconds expires, in milliseconds; 0
+ * for never (ttl 0, or a bucket whose default was cleared: -1). Callers
+ * refuse a ttl over KV_TTL_MAX; it is capped here too, so no ttl can
+ * overflow the sum. */
 static int64_t
 expiry(int64_t ttl, int64_t now_ms)
 {
-	return ttl > 0 ? now_ms + ttl * 1000 : 0;
+	if (ttl <= 0)
+		return 0;
+	if (ttl > KV_TTL_MAX)
+		ttl = KV_TTL_MAX;
+	return now_ms + ttl * 1000;
 }
 
 static int
@@ -726,6 +863,13 @@ key_ok(const char *key, size_t keylen, const char **why)
 		*why = "keys are UTF-8";
 		return 0;
 	}
+	/* No control character (NUL, line feed, carriage return, ...): a
+	 * key must not be able to forge a line of a text listing. */
+	for (size_t i = 0; i < keylen; i++)
+		if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f) {
+			*why = "keys have no control characters";
+			return 0;
+		}
 	return 1;
 }
 
@@ -825,11 +969,15 @@ kv_incr(struct db *db, struct arena *a, const struct kv_bucket *b,
 	int64_t expires = 0, now = now_unix_ms();
 	int rc;
 
+	memset(out, 0, sizeof *out);
 	if (!key_ok(key, keylen, why))
 		return 400;
+	/* Keydock's delta: white space around it, then a sign and a number
+	 * literal (integer, or a float such as +1.5, -.5, +2e3). */
+	trim(&delta, &dlen);
+	memset(&d, 0, sizeof d);
 	if (dlen < 2 || (delta[0] != '+' && delta[0] != '-') ||
-	    number_value(delta + (delta[0] == '+'), dlen - (delta[0] == '+'), &d) != 0 ||
-	    (delta[0] == '+' && delta[1] == '-')) {
+	    number_value(delta, dlen, &d) != 0) {
 		*why = "the body must be a signed number: +N or -N";
 		return 400;
 	}
@@ -963,7 +1111,7 @@ op_value(struct arena *a, struct json_object *val, struct kv_value *v,
 	}
 	if (v->len > KV_VALUE_MAX) {
 		*why = "value exceeds 16 KiB";
-		return 413;
+		return 400;
 	}
 	return 0;
 }
@@ -1009,8 +1157,8 @@ parse_op(struct arena *a, struct json_object *op, struct kv_op *out,
 		return fields == 1 ? 0 : (*why = "delete takes only a key", 400);
 	if (ttl != NULL) {
 		if (!json_object_is_type(ttl, json_type_int) ||
-		    json_object_get_int64(ttl) < 0) {
-			*why = "ttl must be a whole number of seconds, 0 or more";
+		    json_object_get_int64(ttl) < 0 || json_object_get_int64(ttl) > KV_TTL_MAX) {
+			*why = "ttl must be a whole number of seconds, 0 to 100 years";
 			return 400;
 		}
 		out->ttl = json_object_get_int64(ttl);
@@ -1026,18 +1174,13 @@ int
 kv_txn_parse(struct arena *a, const char *body, size_t len, struct kv_op **ops,
     size_t *n, const char **why)
 {
-	struct json_tokener *tok = json_tokener_new_ex(32);
 	struct json_object *root = NULL, *list;
 	int rc = 400;
 	size_t count;
 
 	*ops = NULL;
 	*n = 0;
-	if (tok == NULL)
-		return 500;
-	root = json_tokener_parse_ex(tok, body, (int)len);
-	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    (size_t)tok->char_offset < len) {
+	if (json_strict_parse(body, len, &root) != 0 || root == NULL) {
 		*why = "body is not one JSON object";
 		goto out;
 	}
@@ -1049,8 +1192,8 @@ kv_txn_parse(struct arena *a, const char *body, size_t len, struct kv_op **ops,
 		goto out;
 	}
 	count = json_object_array_length(list);
-	if (count == 0 || count > KV_TXN_MAX_OPS) {
-		*why = "a txn has 1 to 1000 operations";
+	if (count > KV_TXN_MAX_OPS) {
+		*why = "a txn has at most 1000 operations";
 		goto out;
 	}
 	*ops = arena_alloc(a, count * sizeof **ops);
@@ -1062,7 +1205,6 @@ kv_txn_parse(struct arena *a, const char *body, size_t len, struct kv_op **ops,
 	rc = 0;
 out:
 	json_object_put(root);
-	json_tokener_free(tok);
 	return rc;
 }
 

@@ -183,8 +183,7 @@ parse_and_route(struct cb_req *r)
 	r->body_limit = r->route->body_limit == BODY_DEFAULT
 	    ? cfg->max_body : r->route->body_limit;
 	if (r->content_length > r->body_limit)
-		return req_fail(r, 413, r->dialect == DIALECT_FILE ? "file_too_large" :
-		    "payload_too_large", "request body exceeds %lld bytes", r->body_limit);
+		return req_too_large(r, r->body_limit);
 	return 0;
 }
 

@@ -87,7 +87,7 @@ const struct route cb_routes[] = {
 	{ "HEAD",   "/api/v1/{bucket}/{key+}",   kv_api_get,           AUTH_BUCKET, SCOPE_READ,      BODY_NONE,    DIALECT_KV },
 	{ "PUT",    "/api/v1/{bucket}/{key+}",   kv_api_put,           AUTH_BUCKET, SCOPE_WRITE,     KV_VALUE_MAX, DIALECT_KV },
 	{ "POST",   "/api/v1/{bucket}/{key+}",   kv_api_put,           AUTH_BUCKET, SCOPE_WRITE,     KV_VALUE_MAX, DIALECT_KV },
-	{ "PATCH",  "/api/v1/{bucket}/{key+}",   kv_api_incr,          AUTH_BUCKET, SCOPE_WRITE,     64,           DIALECT_KV },
+	{ "PATCH",  "/api/v1/{bucket}/{key+}",   kv_api_incr,          AUTH_BUCKET, SCOPE_WRITE,     KV_VALUE_MAX, DIALECT_KV },
 	{ "DELETE", "/api/v1/{bucket}/{key+}",   kv_api_delete,        AUTH_BUCKET, SCOPE_DELETE,    BODY_NONE,    DIALECT_KV },
 };
 

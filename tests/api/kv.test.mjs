@@ -38,14 +38,20 @@ test('bucket create: form fields, id as text/plain, defaults and bad input', (t)
   assert.equal(pol.default_ttl, 604800, 'the hosted default TTL');
   assert.equal((await createBucket(f.base, { default_ttl: '0' })).length, 36);
   for (const [body, why] of [
-    [{}, 'no email'], [{ email: '' }, 'empty email'], [{ email: 'a@b', default_ttl: '-1' }, 'negative ttl'],
-    [{ email: 'a@b', default_ttl: 'soon' }, 'non-numeric ttl'], [{ email: 'a@b', colour: 'red' }, 'unknown field'],
-    [{ email: 'a@b', secret_key: 'x'.repeat(300) }, 'credential too long']]) {
+    [{}, 'no email'], [{ email: '' }, 'empty email'], [{ email: 'a@b.co', default_ttl: '-1' }, 'negative ttl'],
+    [{ email: 'a@b.co', default_ttl: 'soon' }, 'non-numeric ttl'], [{ email: 'a@b.co', default_ttl: '9223372036854775807' }, 'ttl past 100 years'],
+    [{ email: 'a@b.co', secret_key: 'x'.repeat(300) }, 'credential too long'],
+    // Keydock's structural email check, one case per clause
+    ...['x', '@', 'a@b', '@b.c', 'a@.b', 'a@b.', 'a@b@c.d', '   ', 'a b@c.d'].map((e) => [{ email: e }, `email ${e}`])]) {
     const r = await fetch(f.base + '/api/v1/', { method: 'POST', body: new URLSearchParams(body) });
     await expectErr(r, 400, why);
   }
-  const r = await fetch(f.base + '/api/v1/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"email":"a@b"}' });
+  const r = await fetch(f.base + '/api/v1/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"email":"a@b.co"}' });
   await expectErr(r, 400);
+  // shapes Keydock takes; an unknown form field is ignored, as its form reader does
+  for (const email of ['user+tag@sub.example.com', 'a.b@c.d']) await createBucket(f.base, { email });
+  const odd = await createBucket(f.base, { colour: 'red', secret_key: 'os' });
+  assert.equal((await call(f.base, 'GET', `/api/v1/${odd}`, { cred: 'os' })).status, 200);
 }));
 
 test('policy: public projection, never a secret or a hash', (t) => eachFront(t, stack, async (f) => {
@@ -61,7 +67,7 @@ test('policy: public projection, never a secret or a hash', (t) => eachFront(t, 
   // the database holds no raw credential either
   const dump = spawnSync('sqlite3', [dbPath(), '.dump kv_buckets'], { encoding: 'utf8' }).stdout;
   for (const s of ['admin-secret-1', 'read-secret-1', 'sign-secret-1']) assert.ok(!dump.includes(s), `${s} stored in the clear`);
-  await expectErr(await call(f.base, 'GET', `/api/v1/${id}`), 401);
+  await expectErr(await call(f.base, 'GET', `/api/v1/${id}`), 403);   // Keydock: the admin gate is 403
   await expectErr(await call(f.base, 'GET', `/api/v1/${id}`, { cred: 'wrong' }), 401);
   await expectErr(await call(f.base, 'GET', `/api/v1/${id}`, { cred: 'read-secret-1' }), 403);
   await expectErr(await call(f.base, 'GET', '/api/v1/00000000-0000-4000-8000-000000000000', { cred: 'admin-secret-1' }), 404);
@@ -122,8 +128,16 @@ test('anonymous-access matrix', (t) => eachFront(t, stack, async (f) => {
       if (anon[op]) assert.ok(r.status === 200 || r.status === 204, `${label} anonymous ${op}: ${r.status}`);
       else await expectErr(r, 401);
     }
-    const pol = await (await call(f.base, 'GET', `/api/v1/${id}`, { cred: admin })).json();
-    assert.deepEqual(pol.anonymous_access, { read: anon.read, write: anon.write, enumerate: anon.list, delete: anon.delete }, label);
+    // the policy is its secret key's; without one, nobody's but on a
+    // bucket with no credential at all (no anonymous takeover)
+    const bare = Object.keys(cfg).length === 0;
+    const polr = await call(f.base, 'GET', `/api/v1/${id}`, { cred: admin });
+    if (!admin && !bare) {
+      await expectErr(polr, 403);
+    } else {
+      const pol = await polr.json();
+      assert.deepEqual(pol.anonymous_access, { read: anon.read, write: anon.write, enumerate: anon.list, delete: anon.delete }, label);
+    }
     // each key does what it says, and no more
     if (cfg.read_key) {
       assert.equal((await call(f.base, 'GET', `/api/v1/${id}/seed`, { cred: 'r' })).status, 200);
@@ -176,7 +190,7 @@ test('DELETE bucket, both forms: its keys go with it', (t) => eachFront(t, stack
   for (const slash of ['', '/']) {
     const id = await createBucket(f.base, { secret_key: 'ds' });
     await call(f.base, 'PUT', `/api/v1/${id}/k`, { body: '1' });
-    await expectErr(await call(f.base, 'DELETE', `/api/v1/${id}${slash}`), 401);
+    await expectErr(await call(f.base, 'DELETE', `/api/v1/${id}${slash}`), 403);
     assert.equal((await call(f.base, 'DELETE', `/api/v1/${id}${slash}`, { cred: 'ds' })).status, 204);
     await expectErr(await call(f.base, 'GET', `/api/v1/${id}/k`), 404);
     await expectErr(await call(f.base, 'DELETE', `/api/v1/${id}${slash}`, { cred: 'ds' }), 404);
@@ -214,8 +228,9 @@ test('key and value limits: 128-byte keys, 16 KiB values; over is refused and no
   assert.equal((await call(f.base, 'PUT', `/api/v1/${id}/${k128}`, { body: '1' })).status, 200);
   await expectErr(await call(f.base, 'PUT', `/api/v1/${id}/${k129}`, { body: '1' }), 400);
   assert.equal((await call(f.base, 'PUT', `/api/v1/${id}/big`, { body: 'v'.repeat(16384), headers: { 'Content-Type': 'text/plain' } })).status, 200);
-  await expectErr(await call(f.base, 'PUT', `/api/v1/${id}/big2`, { body: 'v'.repeat(16385), headers: { 'Content-Type': 'text/plain' } }), 413);
-  await expectErr(await call(f.base, 'PUT', `/api/v1/${id}/big2`, { body: 'v'.repeat(200000) }), 413);
+  // over the value limit: 400 bad_request, as Keydock answers it
+  await expectErr(await call(f.base, 'PUT', `/api/v1/${id}/big2`, { body: 'v'.repeat(16385), headers: { 'Content-Type': 'text/plain' } }), 400);
+  await expectErr(await call(f.base, 'PUT', `/api/v1/${id}/big2`, { body: 'v'.repeat(200000) }), 400);
   await expectErr(await call(f.base, 'GET', `/api/v1/${id}/big2`), 404);
   await expectErr(await call(f.base, 'GET', `/api/v1/${id}/${k129}`), 404);
   // keys are UTF-8 (lighttpd refuses such a path itself, in its own page)
@@ -230,10 +245,17 @@ test('type inference: JSON, text, Int64, Float64, raw bytes; GET answers with th
     // [body, content-type, stored type (sqlite), GET content-type, GET body]
     ['{"name": "Ana"}', 'application/json', 'text', /^application\/json/, '{"name":"Ana"}'],
     ['just words', 'text/plain', 'text', /^text\/plain/, 'just words'],
-    ['42', 'application/x-www-form-urlencoded', 'integer', /^application\/json/, '42'],
-    ['-7', undefined, 'integer', /^application\/json/, '-7'],
-    ['2.5', undefined, 'real', /^application\/json/, '2.5'],
-    ['1e3', undefined, 'real', /^application\/json/, '1000.0'],
+    // numbers (Keydock's Int64/Float64) keep the text they came as and
+    // answer as text/plain
+    ['42', 'application/x-www-form-urlencoded', 'text', /^text\/plain; charset=utf-8$/, '42'],
+    ['-7', undefined, 'text', /^text\/plain; charset=utf-8$/, '-7'],
+    ['+5', undefined, 'text', /^text\/plain; charset=utf-8$/, '+5'],
+    [' 12 ', undefined, 'text', /^text\/plain; charset=utf-8$/, ' 12 '],
+    ['2.5', undefined, 'text', /^text\/plain; charset=utf-8$/, '2.5'],
+    ['1e3', undefined, 'text', /^text\/plain; charset=utf-8$/, '1e3'],
+    ['.5', undefined, 'text', /^text\/plain; charset=utf-8$/, '.5'],
+    ['', undefined, 'text', /^text\/plain; charset=utf-8$/, ''],
+    ['NaN', undefined, 'blob', /^application\/octet-stream/, 'NaN'],
     ['[1, 2, {"a": null}]', undefined, 'text', /^application\/json/, '[1,2,{"a":null}]'],
     ['true', undefined, 'text', /^application\/json/, 'true'],
     ['"quoted"', undefined, 'text', /^application\/json/, '"quoted"'],
@@ -297,7 +319,8 @@ test('counters: signed deltas, Int64 stays Int64, floats promote, missing keys s
   assert.equal(sql(`SELECT typeof(value) FROM kv_entries WHERE bucket_id='${id}' AND key=CAST('c' AS BLOB)`), 'integer');
   assert.equal(await (await inc('c', '+0.5')).text(), '-7.5');
   assert.equal(sql(`SELECT typeof(value) FROM kv_entries WHERE bucket_id='${id}' AND key=CAST('c' AS BLOB)`), 'real');
-  assert.equal(await (await inc('c', '+7.5')).text(), '0.0');
+  assert.equal(await (await inc('c', '+7.5')).text(), '0');   // Keydock writes 0.0 as 0
+  assert.equal(await (await inc('c', '+10')).text(), '10');
   assert.equal(await (await inc('f', '-2.25')).text(), '-2.25');
   // fetch sends a string as text/plain: a number stored as text still counts
   await call(f.base, 'PUT', `/api/v1/${id}/big`, { body: '9223372036854775806' });
@@ -306,11 +329,16 @@ test('counters: signed deltas, Int64 stays Int64, floats promote, missing keys s
   assert.equal(await (await call(f.base, 'GET', `/api/v1/${id}/big`)).text(), '9223372036854775807');
   await call(f.base, 'PUT', `/api/v1/${id}/huge`, { body: '1e308' });
   await expectErr(await inc('huge', '+1e308'), 400);             // Inf
-  for (const bad of ['1', '+', '-', '+abc', 'NaN', '+NaN', '+Infinity', '++1', '+-1', '+1 ', '', '+0x10'])
+  for (const bad of ['1', '+', '-', '+abc', 'NaN', '+NaN', '+Infinity', '+inf', '++1', '+-1', '', '+0x10', '+1e', '+.', '+1_0', '+ 1'])
     await expectErr(await inc('c', bad), 400);
+  // white space around the delta is trimmed; any literal up to the value limit
+  assert.equal(await (await inc('w', ' +2 \n')).text(), '2');
+  assert.equal(await (await inc('w', '+' + '0'.repeat(16000) + '5')).text(), '7');
+  assert.equal(await (await inc('w', '-.5')).text(), '6.5');
+  assert.equal(await (await inc('w', '+1e1')).text(), '16.5');
   await call(f.base, 'PUT', `/api/v1/${id}/txt`, { body: 'words', headers: { 'Content-Type': 'text/plain' } });
   await expectErr(await inc('txt', '+1'), 400);                   // not a number
-  await expectErr(await inc('c', '+' + '1'.repeat(100)), 413);    // body over the route limit
+  await expectErr(await inc('c', '+' + '1'.repeat(16384)), 400);  // over the value limit
 }));
 
 test('counters are atomic: 2 clients x 500 parallel +1 end at exactly 1000', async () => {
@@ -347,18 +375,31 @@ test('list: prefix, limit, skip, reverse, values, formats and Accept', (t) => ea
   assert.deepEqual(r.body.trim().split('\n').map((l) => JSON.parse(l)), ['user:1', 'user:10', 'user:1:z']);
   r = await list('?format=jsonl&prefix=user:2&values=true');
   assert.deepEqual(r.body.trim().split('\n').map((l) => JSON.parse(l)), [['user:2', { k: 'user:2' }]]);
+  // text with values is key=value (Keydock); line breaks and backslashes
+  // inside are escaped, so no value makes a line of its own
   r = await list('?values=true&prefix=n');
-  assert.equal(r.body, 'n\t5\n');
+  assert.equal(r.body, 'n=5\n');
+  r = await list('?values=true&prefix=t&format=text');
+  assert.equal(r.body, 't=a\tb\\n"c"\n');
   // Accept negotiation (no ?format=)
   assert.match((await list('?prefix=n', { Accept: 'application/json' })).ct, /^application\/json/);
   assert.match((await list('?prefix=n', { Accept: 'application/x-ndjson' })).ct, /^application\/x-ndjson/);
   assert.match((await list('?prefix=n', { Accept: 'text/plain' })).ct, /^text\/plain/);
   assert.match((await list('?prefix=n', { Accept: 'image/png, application/json;q=0.5' })).ct, /^application\/json/);
   assert.match((await list('?prefix=n', { Accept: '*/*' })).ct, /^text\/plain/);
-  r = await list('', { Accept: 'image/png' });
-  assert.equal(r.status, 406);
-  assert.deepEqual(JSON.parse(r.body), E(406));
-  for (const q of ['?format=xml', '?limit=0', '?limit=x', '?skip=-1', '?reverse=maybe', '?values=2'])
+  // an Accept that names no format falls back to text; an unknown
+  // ?format= is 406 not_acceptable (Keydock)
+  r = await list('?prefix=n', { Accept: 'image/png' });
+  assert.equal(r.status, 200);
+  assert.match(r.ct, /^text\/plain/);
+  for (const q of ['?format=xml', '?format=not-a-format']) {
+    r = await list(q);
+    assert.equal(r.status, 406, q);
+    assert.deepEqual(JSON.parse(r.body), E(406));
+  }
+  assert.match((await list('?prefix=n&format=ndjson')).ct, /^application\/x-ndjson/);
+  assert.match((await list('?prefix=n&format=JSON')).ct, /^application\/json/);
+  for (const q of ['?limit=0', '?limit=x', '?skip=-1', '?reverse=maybe', '?values=2'])
     assert.equal((await list(q)).status, 400, q);
 }));
 
@@ -382,13 +423,15 @@ test('transactions: all or nothing', (t) => eachFront(t, stack, async (f) => {
     { txn: [{ set: 'a1', value: 'x' }, { frobnicate: 'a2' }] },
     { txn: [{ set: 'a1', value: 'x' }, { delete: 'a2', value: 1 }] },
     { txn: [{ set: 'a1' }] },
-    { txn: [] }, { txn: 'nope' }, { ops: [] }, [1], 'not json', '{"txn":[{"set":"a1","value":1}]} trailing',
+    { txn: 'nope' }, { ops: [] }, [1], 'not json', '{"txn":[{"set":"a1","value":1}]} trailing',
     { txn: Array.from({ length: 1001 }, (_, i) => ({ set: `a${i}`, value: i })) },
   ]) {
     r = await txn(bad);
     assert.ok(r.status === 400 || r.status === 413, `${JSON.stringify(bad).slice(0, 80)}: ${r.status}`);
     assert.equal((await get('a1'))[0], 404, 'nothing applied');
   }
+  // an empty batch is a valid no-op (Keydock)
+  assert.equal((await txn({ txn: [] })).status, 204);
   // the read key may not write: refused before anything is written
   await expectErr(await txn({ txn: [{ set: 'a1', value: 1 }] }, 'tr'), 403);
   await expectErr(await txn({ txn: [{ set: 'a1', value: 1 }] }, null), 401);
@@ -404,7 +447,7 @@ test('tokens: minting rules, prefix and permission confinement, expiry, rotation
     { prefix: 'u:', permissions: 'read' }, { prefix: 'u:', permissions: 'read', ttl: '60', extra: '1' }])
     await expectErr(await mint(bad), 400);
   await expectErr(await mint({ prefix: 'u:', permissions: 'read', ttl: '60' }, 'tw'), 403);
-  await expectErr(await mint({ prefix: 'u:', permissions: 'read', ttl: '60' }, null), 401);
+  await expectErr(await mint({ prefix: 'u:', permissions: 'read', ttl: '60' }, null), 403);
   const nosign = await createBucket(f.base, { secret_key: 'ns' });
   await expectErr(await call(f.base, 'POST', `/api/v1/${nosign}/tokens/`, { cred: 'ns', body: new URLSearchParams({ prefix: 'u:', permissions: 'read', ttl: '60' }) }), 503);
 
@@ -433,7 +476,10 @@ test('tokens: minting rules, prefix and permission confinement, expiry, rotation
   // listing is confined to the prefix
   assert.deepEqual(await (await call(f.base, 'GET', `/api/v1/${id}/?format=json`, { cred: tok })).json(), ['user:42:profile']);
   assert.deepEqual(await (await call(f.base, 'GET', `/api/v1/${id}/?format=json&prefix=user:42:p`, { cred: tok })).json(), ['user:42:profile']);
-  await expectErr(await call(f.base, 'GET', `/api/v1/${id}/?format=json&prefix=user:`, { cred: tok }), 403);
+  // a broader ?prefix= is cut down to the token's, one beside it lists nothing
+  assert.deepEqual(await (await call(f.base, 'GET', `/api/v1/${id}/?format=json&prefix=user:`, { cred: tok })).json(), ['user:42:profile']);
+  assert.deepEqual(await (await call(f.base, 'GET', `/api/v1/${id}/?format=json&prefix=user:43:`, { cred: tok })).json(), []);
+  assert.equal(await (await call(f.base, 'GET', `/api/v1/${id}/?prefix=admin`, { cred: tok })).text(), '');
   // transactions check each key against the prefix
   await expectErr(await call(f.base, 'POST', `/api/v1/${id}`, { cred: tok, body: JSON.stringify({ txn: [{ set: 'user:42:a', value: 1 }, { set: 'admin:b', value: 2 }] }) }), 403);
   assert.equal((await call(f.base, 'GET', `/api/v1/${id}/user:42:a`, { cred: 'tr' })).status, 404);

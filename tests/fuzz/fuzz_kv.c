@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cubby/arena.h"
+#include "cubby/json.h"
 #include "cubby/kv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
@@ -33,10 +34,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 	s[n - 1] = '\0';
 	arena_init(&a, 4096);
 	if (kv_infer(&a, types[data[0] % 6], s, n - 1, &v, &why) == 0) {
-		char num[64];
-		if (v.type == KV_INT || v.type == KV_FLOAT)
-			(void)kv_format_number(&v, num, sizeof num);
+		char num[KV_NUM_MAX];
+		if (v.type == KV_INT || v.type == KV_FLOAT) {
+			/* a number written out is always JSON a strict parser takes */
+			size_t nl = kv_format_number(&v, num, sizeof num);
+			if (!json_strict_valid(num, nl))
+				abort();
+		}
 		kv_render(&a, &v, &body, &blen, &why);
+		/* a stored JSON value is always strict JSON */
+		if (v.type == KV_JSON && !json_strict_valid(body, blen))
+			abort();
 	}
 	(void)kv_txn_parse(&a, s, n - 1, &ops, &nops, &why);
 	arena_free(&a);
