@@ -21,6 +21,7 @@
 #include "cubby/json.h"
 #include "cubby/kv.h"
 #include "cubby/log.h"
+#include "cubby/url.h"
 #include "cubby/util.h"
 #include "cubby/uuid.h"
 #include "cubby/xmalloc.h"
@@ -1149,9 +1150,20 @@ parse_op(struct arena *a, struct json_object *op, struct kv_op *out,
 		*why = "each operation is {\"set\": key, ...} or {\"delete\": key}";
 		return 400;
 	}
-	out->keylen = (size_t)json_object_get_string_len(k);
-	out->key = arena_strndup(a, json_object_get_string(k), out->keylen);
-	if (!key_ok(out->key, out->keylen, why) || memchr(out->key, '\0', out->keylen))
+	/* Percent-decoded like a key in the path (Keydock): "hello%20world"
+	 * is the key GET /hello%20world reads. */
+	{
+		size_t raw = (size_t)json_object_get_string_len(k);
+		char *dec = arena_alloc(a, raw + 1);
+		long dl = url_decode(dec, json_object_get_string(k), raw, 0);
+		if (dl < 0) {
+			*why = "a txn key has a bad percent escape";
+			return 400;
+		}
+		out->key = dec;
+		out->keylen = (size_t)dl;
+	}
+	if (!key_ok(out->key, out->keylen, why))
 		return 400;
 	if (!out->is_set)
 		return fields == 1 ? 0 : (*why = "delete takes only a key", 400);

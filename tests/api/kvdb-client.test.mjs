@@ -59,3 +59,37 @@ test('the kvdb.io client works against Cubby with only its base URL changed', as
     assert.equal(await ls.length(), 4);
   }
 });
+
+// A presented credential is judged on its own rights, also on a bucket
+// that anonymous users may read and write (Keydock's BucketAuth): the
+// document's "a token scoped to user:42: cannot access admin:config".
+test('the kvdb.io client: scoped tokens and keys are confined on a public bucket', async () => {
+  for (const f of stack.fronts) {
+    KVdb.BASE_URL = f.base + '/api/v1';
+    const id = await (await fetch(f.base + '/api/v1/', { method: 'POST', body: new URLSearchParams({ email: 'pub@example.com', secret_key: 'sk-pub', signing_key: 'sign-pub' }) })).text();
+    const anon = KVdb.bucket(id);
+    assert.equal(await anon.set('admin:config', 'cfg'), 'cfg');          // anonymous may write here
+    assert.equal(await anon.get('admin:config'), 'cfg');
+    const admin = KVdb.bucket(id, 'sk-pub');
+    const token = await admin.accessToken({ prefix: 'user:42:', permissions: ['read', 'write', 'enumerate'], ttl: 600 });
+    const scoped = KVdb.bucket(id, token);
+    assert.equal(await scoped.set('user:42:name', 'Ana'), 'Ana');
+    await assert.rejects(scoped.get('admin:config'), /403/);
+    await assert.rejects(scoped.set('admin:config', 'mine'), /403/);
+    // no delete permission (the client's delete does not look at the status)
+    const del = await fetch(`${f.base}/api/v1/${id}/user:42:name`, { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(del.status, 403);
+    assert.deepEqual(await del.json(), { error: { code: 403, message: 'forbidden' } });
+    await assert.rejects(scoped.incr('admin:hits', 1), /403/);
+    assert.deepEqual(await scoped.list(), ['user:42:name']);
+    assert.deepEqual(await scoped.list({ prefix: 'admin' }), []);
+    assert.deepEqual(await scoped.list({ prefix: 'user:' }), ['user:42:name']);
+    assert.deepEqual(await scoped.list({ values: true }), [['user:42:name', 'Ana']]);
+    // listing values needs read as well as enumerate (Keydock would show them)
+    const enumOnly = KVdb.bucket(id, await admin.accessToken({ prefix: 'user:42:', permissions: ['enumerate'], ttl: 600 }));
+    assert.deepEqual(await enumOnly.list(), ['user:42:name']);
+    await assert.rejects(enumOnly.list({ values: true }), /403/);
+    await assert.rejects(enumOnly.get('user:42:name'), /403/);
+    assert.equal(await anon.get('user:42:name'), 'Ana');                // anonymous still reads
+  }
+});
