@@ -17,6 +17,34 @@ export const bin = (name) => path.join(builddir, name);
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Every answer that says it is JSON must parse with a strict parser
+// (JSON.parse: no NaN, no comments, no trailing commas); NDJSON line by
+// line. A property of every test: fetch itself fails the test otherwise.
+const realFetch = globalThis.fetch;
+export function checkJsonAnswer(ct, text, what) {
+  if (/^application\/(x-)?ndjson\b/i.test(ct)) {
+    for (const line of text.split('\n'))
+      if (line.trim() !== '') JSON.parse(line);
+  } else if (/^application\/([\w.-]+\+)?json\b/i.test(ct)) {
+    JSON.parse(text);
+  }
+}
+globalThis.fetch = async (input, init) => {
+  const r = await realFetch(input, init);
+  const ct = r.headers.get('content-type') || '';
+  const len = Number(r.headers.get('content-length') || 0);
+  if (/json/i.test(ct) && r.status !== 204 && r.status !== 304 && len <= 256 * 1024 * 1024 &&
+      (init?.method || 'GET').toUpperCase() !== 'HEAD') {
+    const text = await r.clone().text();
+    try {
+      checkJsonAnswer(ct, text, r.url);
+    } catch (e) {
+      throw new Error(`${r.url} answered ${r.status} ${ct} that a strict parser refuses (${e.message}): ${text.slice(0, 200)}`);
+    }
+  }
+  return r;
+};
+
 export async function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();

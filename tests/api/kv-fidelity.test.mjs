@@ -6,7 +6,7 @@
 // docs/api-notes.md with the reference that decided it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Stack, eachFront, sleep } from './harness.mjs';
+import { Stack, eachFront, sleep, checkJsonAnswer } from './harness.mjs';
 
 const stack = new Stack();
 before(() => stack.start());
@@ -321,6 +321,10 @@ test('strict JSON: NaN, comments, \\u0000 and friends are refused, never stored 
   const l = await call(f.base, 'GET', `/api/v1/${id}/?values=true&format=json`, { cred: 's' });
   assert.equal(l.status, 200);
   JSON.parse(await l.text());   // the listing stays JSON (the harness checks it too)
+  // the harness's own check refuses what a strict parser refuses
+  for (const b of ['{"a":NaN}', '[1,]', '{"a":Infinity}']) assert.throws(() => checkJsonAnswer('application/json', b));
+  assert.throws(() => checkJsonAnswer('application/x-ndjson', '["a",1]\n[NaN]\n'));
+  checkJsonAnswer('application/json; charset=utf-8', '{"a":[1,2.5,"x"]}');
 }));
 
 test('TTLs are capped: no expiry can overflow', (t) => eachFront(t, stack, async (f) => {
