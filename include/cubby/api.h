@@ -22,6 +22,22 @@ int admin_route_auth(struct cb_req *r);
 /* file_admin.c: the file API's admin and tenant routes */
 int file_admin_tenant_create(struct cb_req *r);
 int file_admin_regenerate_key(struct cb_req *r);
+/* Storage Brain's admin routes beyond the document: tenants (list, get,
+ * update, delete) and, as the tenant in the path, its files, their
+ * signed URLs, its workspaces and quota. */
+int file_admin_tenant_list(struct cb_req *r);
+int file_admin_tenant_get(struct cb_req *r);
+int file_admin_tenant_update(struct cb_req *r);
+int file_admin_tenant_delete(struct cb_req *r);
+int file_admin_files(struct cb_req *r);
+int file_admin_file_get(struct cb_req *r);
+int file_admin_file_delete(struct cb_req *r);
+int file_admin_file_signed_url(struct cb_req *r);
+int file_admin_workspaces(struct cb_req *r);
+int file_admin_workspace_create(struct cb_req *r);
+int file_admin_upload_request(struct cb_req *r);
+int file_admin_quota(struct cb_req *r);
+int file_permanent_url(struct cb_req *r);
 int file_tenant_quota(struct cb_req *r);
 int file_tenant_info(struct cb_req *r);
 /* file_workspace.c */

@@ -12,6 +12,8 @@
 
 #include "cubby/crypto.h"
 
+struct cb_config;
+
 struct arena;
 struct db;
 
@@ -35,7 +37,8 @@ struct tenant {
 	const char *name;
 	int64_t quota_bytes, used_bytes;
 	const char *allowed_types;      /* JSON array text */
-	int64_t created_at;             /* ms */
+	int64_t created_at, updated_at; /* ms */
+	const char *key_prefix;         /* its primary key's hint, or NULL */
 };
 
 /* Who is asking with a tenant key. */
@@ -76,6 +79,21 @@ int tenant_find(struct db *db, struct arena *a, const char *id_or_name,
 /* Each tenant, oldest first; fn returns 0 to go on. */
 int tenant_each(struct db *db, struct arena *a,
     int (*fn)(void *arg, const struct tenant *t), void *arg);
+/* One page of tenants, oldest first, after (after_created, after_id) when
+ * after_id is not NULL: up to limit of them to fn; *total counts them
+ * all. 0 or 500. */
+int tenant_page(struct db *db, struct arena *a, int64_t after_created,
+    const char *after_id, int64_t limit, int64_t *total,
+    int (*fn)(void *arg, const struct tenant *t), void *arg);
+/* Change a tenant: name NULL, quota < 0, types NULL leave each as it is.
+ * 0 with out reloaded, 400, 404, 409 (name taken), 500. */
+int tenant_update(struct db *db, struct arena *a, const char *id,
+    const char *name, int64_t quota, const char *const *types, size_t ntypes,
+    struct tenant *out, const char **why);
+/* Delete a tenant and everything it has: its keys, workspaces, spaces,
+ * storage connections and files, the files' bytes (and derived images)
+ * removed from wherever they are. 0, 404, 500. */
+int tenant_delete(struct db *db, const struct cb_config *cfg, const char *id);
 
 /* A new key for a tenant; raw key into key, its id into id. */
 int apikey_create(struct db *db, const unsigned char master[CB_KEYLEN],

@@ -186,14 +186,21 @@ struct lister {
 	struct cb_req *r;
 	struct json_object *arr;
 	struct object last;
-	int64_t n;
+	int64_t n, limit;
+	int more;               /* a row past the page: there is a next one */
 };
 
+/* Pages are asked for one row longer than they are: next_cursor only when
+ * that row exists (a last page that is exactly full has none). */
 static int
 list_one(void *arg, const struct object *o)
 {
 	struct lister *l = arg;
 
+	if (l->n == l->limit) {
+		l->more = 1;
+		return 0;
+	}
 	json_object_array_add(l->arr, asset_render(l->r, o));
 	l->last = *o;
 	l->n++;
@@ -276,9 +283,10 @@ asset_api_list(struct cb_req *r)
 		req_field_error(r, "modified_after", "modified_after must be an ISO 8601 date-time");
 	if (r->err.status)
 		return -1;
-	f.limit = limit;
+	f.limit = limit + 1;
 	memset(&l, 0, sizeof l);
 	l.r = r;
+	l.limit = limit;
 	l.arr = json_object_new_array();
 	if (asset_list(ctx_db(r->ctx), r->a, asset_tenant(r), &f, list_one, &l) != 0) {
 		json_object_put(l.arr);
@@ -286,7 +294,7 @@ asset_api_list(struct cb_req *r)
 	}
 	meta = json_object_new_object();
 	json_object_object_add(meta, "limit", json_object_new_int64(limit));
-	if (l.n == limit) {
+	if (l.more) {
 		char *cur = f.search && asset_search_indexed(f.search) ?
 		    arena_printf(r->a, "s.%lld", (long long)l.last.seq) :
 		    arena_printf(r->a, "%lld.%s", (long long)l.last.created_at, l.last.id);

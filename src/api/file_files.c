@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -87,7 +88,7 @@ opt_string(struct cb_req *r, struct json_object *o, const char *name,
 	if (!json_object_object_get_ex(o, name, &v) || v == NULL)
 		return 0;
 	if (!json_object_is_type(v, json_type_string))
-		return req_fail(r, 400, "validation_error", "%s must be a string", name);
+		return req_field_error(r, name, "%s must be a string", name);
 	*out = json_object_get_string(v);
 	return 0;
 }
@@ -114,28 +115,33 @@ file_upload_request(struct cb_req *r)
 	    opt_string(r, body, "workspaceId", &u.workspace_id))
 		return -1;
 	if (u.file_type == NULL)
-		return req_fail(r, 400, "validation_error", "fileType is required");
+		req_field_error(r, "fileType", "fileType is required");
 	if (u.file_name == NULL)
-		return req_fail(r, 400, "validation_error", "fileName is required");
+		req_field_error(r, "fileName", "fileName is required");
+	/* Storage Brain's schema: a positive whole number of bytes. */
 	if (json_object_object_get_ex(body, "fileSizeBytes", &v) && v != NULL) {
-		if (!json_object_is_type(v, json_type_int) || (u.size = json_object_get_int64(v)) < 0)
-			return req_fail(r, 400, "validation_error", "fileSizeBytes must be a whole number of bytes");
+		if (!json_object_is_type(v, json_type_int) || (u.size = json_object_get_int64(v)) <= 0)
+			req_field_error(r, "fileSizeBytes", "fileSizeBytes must be a positive whole number of bytes");
 	}
+	/* A workspaceId that is no UUID is the schema's refusal (400), one
+	 * that names no workspace of this tenant a 404. */
+	if (u.workspace_id != NULL && !uuid_valid(u.workspace_id))
+		req_field_error(r, "workspaceId", "workspaceId must be a UUID");
+	if (r->err.status != 0)
+		return -1;
 	if (json_object_object_get_ex(body, "tags", &v) && v != NULL) {
 		if (!json_object_is_type(v, json_type_object))
-			return req_fail(r, 400, "validation_error", "tags must be an object of strings");
+			return req_field_error(r, "tags", "tags must be an object of strings");
 		json_object_object_foreach(v, tk, tv) {
-			(void)tk;
 			if (!json_object_is_type(tv, json_type_string))
-				return req_fail(r, 400, "validation_error", "tags must be an object of strings");
+				return req_field_error(r, arena_printf(r->a, "tags.%s", tk),
+				    "tags must be an object of strings");
 		}
 		u.tags = arena_strdup(r->a, json_object_to_json_string_ext(v,
 		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		if (strlen(u.tags) > 8192)
-			return req_fail(r, 400, "validation_error", "tags are at most 8 KiB");
+			return req_field_error(r, "tags", "tags are at most 8 KiB");
 	}
-	if (u.workspace_id != NULL && !uuid_valid(u.workspace_id))
-		return req_fail(r, 404, "not_found", "Workspace not found");
 	/* Into the tenant's default storage connection, or the server's
 	 * bucket: straight there. Otherwise through Cubby to data_dir. */
 	{
@@ -264,7 +270,14 @@ file_upload_put(struct cb_req *r)
 	}
 	if (object_get(ctx_db(r->ctx), r->a, tid, fid, 1, &obj) != 0)
 		return req_fail(r, 500, "internal_error", "upload recorded but unreadable");
-	return resp_json(r, 200, file_render(r, &obj));
+	{
+		/* Storage Brain answers {status, fileId, sizeBytes}; the file
+		 * object's own fields come with them. */
+		struct json_object *o = file_render(r, &obj);
+		json_object_object_add(o, "status", json_object_new_string("completed"));
+		json_object_object_add(o, "fileId", json_object_new_string(obj.id));
+		return resp_json(r, 200, o);
+	}
 fail:
 	object_upload_release(ctx_db(r->ctx), tid, fid, reserved_now);
 	if (r->err.status)
@@ -279,7 +292,8 @@ struct lister {
 	struct cb_req *r;
 	struct json_object *arr;
 	struct object last;
-	int64_t n;
+	int64_t n, limit;
+	int more;               /* a row past the page: there is a next one */
 };
 
 static int
@@ -287,6 +301,10 @@ list_one(void *arg, const struct object *o)
 {
 	struct lister *l = arg;
 
+	if (l->n == l->limit) {
+		l->more = 1;
+		return 0;
+	}
 	json_object_array_add(l->arr, file_render(l->r, o));
 	l->last = *o;
 	l->n++;
@@ -331,15 +349,20 @@ file_list(struct cb_req *r)
 
 	memset(&f, 0, sizeof f);
 	if ((s = req_query(r, "limit")) != NULL && parse_ll(s, 1, 100, &limit) != 0)
-		return req_fail(r, 400, "validation_error", "limit must be 1 to 100");
+		return req_field_error(r, "limit", "limit must be 1 to 100");
+	if ((s = req_query(r, "workspaceId")) != NULL && !uuid_valid(s))
+		return req_field_error(r, "workspaceId", "workspaceId must be a UUID");
 	if ((s = req_query(r, "cursor")) != NULL && *s && parse_cursor(r, s, &f) != 0)
 		return -1;
-	f.limit = limit;
+	/* One row more than the page: nextCursor only when there is one
+	 * (a last page that is exactly full has none). */
+	f.limit = limit + 1;
 	f.context = req_query(r, "context");
 	f.file_type = req_query(r, "fileType");
 	f.workspace_id = req_query(r, "workspaceId");
 	memset(&l, 0, sizeof l);
 	l.r = r;
+	l.limit = limit;
 	l.arr = json_object_new_array();
 	if (object_list(ctx_db(r->ctx), r->a, tenant_of(r), &f, &total, list_one, &l) != 0) {
 		json_object_put(l.arr);
@@ -347,7 +370,7 @@ file_list(struct cb_req *r)
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "files", l.arr);
-	if (l.n == limit) {
+	if (l.more) {
 		char *cur = arena_printf(r->a, "{\"c\":%lld,\"id\":\"%s\"}",
 		    (long long)l.last.created_at, l.last.id);
 		char *b64 = arena_alloc(r->a, base64_len(strlen(cur)) + 1);
@@ -360,10 +383,25 @@ file_list(struct cb_req *r)
 	return resp_json(r, 200, o);
 }
 
+/* A file id in the path that is no UUID: the schema's 400, as Storage
+ * Brain's fileIdSchema answers (its path is the id itself: ""). */
+static int
+file_id_ok(struct cb_req *r)
+{
+	if (uuid_valid(req_param(r, "fileId")))
+		return 1;
+	req_field_error(r, "", "Invalid uuid: the file id must be a UUID");
+	return 0;
+}
+
 static int
 load_file(struct cb_req *r, struct object *o)
 {
-	int rc = object_get(ctx_db(r->ctx), r->a, tenant_of(r), req_param(r, "fileId"), 1, o);
+	int rc;
+
+	if (!file_id_ok(r))
+		return -1;
+	rc = object_get(ctx_db(r->ctx), r->a, tenant_of(r), req_param(r, "fileId"), 1, o);
 	int done;
 
 	/* A direct upload (blob_backend = s3) is complete once its bytes
@@ -392,8 +430,11 @@ int
 file_delete(struct cb_req *r)
 {
 	struct json_object *o;
-	int rc = object_delete(ctx_db(r->ctx), tenant_of(r), req_param(r, "fileId"));
+	int rc;
 
+	if (!file_id_ok(r))
+		return -1;
+	rc = object_delete(ctx_db(r->ctx), tenant_of(r), req_param(r, "fileId"));
 	if (rc == 404)
 		return req_fail(r, 404, "file_not_found", "File not found");
 	if (rc != 0)
@@ -417,27 +458,36 @@ file_variant_url(struct cb_req *r, const struct object *o, const char *variant,
 	 * one: the download route says why when its blob is missing.) */
 	if (object_variant(o, variant, &key, &ctype) != 0 && variant != NULL)
 		return NULL;
-	if (object_in_bucket(r->ctx->cfg, o) && key != NULL) {
-		/* Straight from the bucket: the bytes never pass through. */
-		struct object v = *o;
-		struct buf url;
-		const char *u = NULL;
-		v.blob_key = key;
-		buf_init(&url, 8192);
-		if (object_presign(ctx_db(r->ctx), r->ctx->cfg, r->a, &v, "GET", NULL, NULL,
-		    (long)ttl_s, &url) == 0)
-			u = arena_strdup(r->a, buf_cstr(&url));
-		buf_free(&url);
-		if (u != NULL)
-			return u;
-		log_err("files: could not sign a download URL for %s", o->id);
-	}
+	/* Always Cubby's own signed URL, the document's form, also when the
+	 * bytes are in a bucket: the download route then redirects to a
+	 * presigned GET of a few minutes. So the URL works without an
+	 * Authorization header, is refused when tampered or expired, and
+	 * stops working the moment the file is deleted. */
 	download_token(r->ctx->master, o->id, variant, exp, tok);
 	if (variant != NULL)
 		return arena_printf(r->a, "%s/api/v1/files/%s/download?variant=%s&token=%s&expires=%lld",
 		    req_origin(r), o->id, variant, tok, (long long)exp);
 	return arena_printf(r->a, "%s/api/v1/files/%s/download?token=%s&expires=%lld",
 	    req_origin(r), o->id, tok, (long long)exp);
+}
+
+int
+file_permanent_url(struct cb_req *r)
+{
+	struct json_object *o;
+	struct object obj;
+	char tok[65];
+
+	if (load_file(r, &obj) != 0)
+		return -1;
+	/* Storage Brain's permanent URL: signed with expires=0, no expiry;
+	 * deleting the file ends it. */
+	download_token(r->ctx->master, obj.id, NULL, 0, tok);
+	o = json_object_new_object();
+	json_object_object_add(o, "fileId", json_object_new_string(obj.id));
+	json_object_object_add(o, "url", json_object_new_string(arena_printf(r->a,
+	    "%s/api/v1/files/%s/download?token=%s&expires=0", req_origin(r), obj.id, tok)));
+	return resp_json(r, 200, o);
 }
 
 const char *
@@ -457,10 +507,15 @@ file_signed_url(struct cb_req *r)
 	int64_t expires;
 	char iso[32];
 
-	if (s != NULL && parse_ll(s, 60, 86400, &ttl) != 0)
-		return req_fail(r, 400, "validation_error", "expiresIn must be 60 to 86400 seconds");
+	/* Clamped into 60..86400, as Storage Brain does; a value that is no
+	 * number at all is still refused. */
+	if (s != NULL) {
+		if (parse_ll(s, LLONG_MIN, LLONG_MAX, &ttl) != 0)
+			return req_field_error(r, "expiresIn", "expiresIn must be a whole number of seconds");
+		ttl = ttl < 60 ? 60 : ttl > 86400 ? 86400 : ttl;
+	}
 	if (variant != NULL && !object_variant_valid(variant))
-		return req_fail(r, 400, "validation_error", "variant must be thumb or preview");
+		return req_field_error(r, "variant", "variant must be thumb or preview");
 	if (load_file(r, &obj) != 0)
 		return -1;
 	if ((url = file_variant_url(r, &obj, variant, ttl, &expires)) == NULL)
@@ -504,7 +559,7 @@ file_download(struct cb_req *r)
 	int fd, range, status = 200;
 
 	if (variant != NULL && !object_variant_valid(variant))
-		return req_fail(r, 400, "validation_error", "variant must be thumb or preview");
+		return req_field_error(r, "variant", "variant must be thumb or preview");
 	if (load_file(r, &o) != 0)
 		return -1;
 	/* A thumbnail or preview is served as the original is, from its

@@ -319,6 +319,14 @@ types_json(struct arena *a, const char *const *types, size_t n,
 	return 1;
 }
 
+/* The columns every tenant reader selects, in row_tenant's order. */
+#define TENANT_COLS \
+	"id, name, quota_bytes, used_bytes, allowed_types, created_at," \
+	" coalesce(updated_at, created_at)," \
+	" (SELECT hint FROM api_keys k WHERE k.tenant_id = tenants.id" \
+	"  AND k.is_primary = 1 AND k.revoked_at IS NULL" \
+	"  ORDER BY k.created_at DESC LIMIT 1)"
+
 static void
 row_tenant(struct arena *a, sqlite3_stmt *st, struct tenant *t)
 {
@@ -328,6 +336,8 @@ row_tenant(struct arena *a, sqlite3_stmt *st, struct tenant *t)
 	t->used_bytes = sqlite3_column_int64(st, 3);
 	t->allowed_types = col_text(a, st, 4);
 	t->created_at = sqlite3_column_int64(st, 5);
+	t->updated_at = sqlite3_column_int64(st, 6);
+	t->key_prefix = col_text(a, st, 7);
 }
 
 int
@@ -386,8 +396,7 @@ int
 tenant_load(struct db *db, struct arena *a, const char *id, struct tenant *out)
 {
 	static const char sql[] =
-	    "SELECT id, name, quota_bytes, used_bytes, allowed_types, created_at"
-	    " FROM tenants WHERE id = ?1";
+	    "SELECT " TENANT_COLS " FROM tenants WHERE id = ?1";
 	sqlite3_stmt *st;
 	int rc;
 
@@ -408,8 +417,7 @@ tenant_find(struct db *db, struct arena *a, const char *id_or_name,
     struct tenant *out)
 {
 	static const char sql[] =
-	    "SELECT id, name, quota_bytes, used_bytes, allowed_types, created_at"
-	    " FROM tenants WHERE name = ?1";
+	    "SELECT " TENANT_COLS " FROM tenants WHERE name = ?1";
 	sqlite3_stmt *st;
 	int rc;
 
@@ -430,8 +438,7 @@ tenant_each(struct db *db, struct arena *a,
     int (*fn)(void *arg, const struct tenant *t), void *arg)
 {
 	static const char sql[] =
-	    "SELECT id, name, quota_bytes, used_bytes, allowed_types, created_at"
-	    " FROM tenants ORDER BY created_at, id";
+	    "SELECT " TENANT_COLS " FROM tenants ORDER BY created_at, id";
 	sqlite3_stmt *st = db_prep(db, sql);
 	int rc;
 
@@ -445,6 +452,85 @@ tenant_each(struct db *db, struct arena *a,
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : 500;
+}
+
+int
+tenant_page(struct db *db, struct arena *a, int64_t after_created,
+    const char *after_id, int64_t limit, int64_t *total,
+    int (*fn)(void *arg, const struct tenant *t), void *arg)
+{
+	static const char sql[] =
+	    "SELECT " TENANT_COLS " FROM tenants"
+	    " WHERE ?1 IS NULL OR (created_at, id) > (?2, ?1)"
+	    " ORDER BY created_at, id LIMIT ?3";
+	static const char count[] = "SELECT count(*) FROM tenants";
+	sqlite3_stmt *st;
+	int rc;
+
+	*total = 0;
+	if ((st = db_prep(db, count)) == NULL)
+		return 500;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*total = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if ((st = db_prep(db, sql)) == NULL)
+		return 500;
+	if (after_id != NULL)
+		sqlite3_bind_text(st, 1, after_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, after_created);
+	sqlite3_bind_int64(st, 3, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct tenant t;
+		row_tenant(a, st, &t);
+		if (fn(arg, &t) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : 500;
+}
+
+int
+tenant_update(struct db *db, struct arena *a, const char *id,
+    const char *name, int64_t quota, const char *const *types, size_t ntypes,
+    struct tenant *out, const char **why)
+{
+	static const char sql[] =
+	    "UPDATE tenants SET name = coalesce(?2, name),"
+	    " quota_bytes = CASE WHEN ?3 >= 0 THEN ?3 ELSE quota_bytes END,"
+	    " allowed_types = coalesce(?4, allowed_types), updated_at = ?5"
+	    " WHERE id = ?1";
+	const char *tj = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (name != NULL && (*name == '\0' || strlen(name) > TENANT_NAME_MAX)) {
+		*why = "name must be 1 to 100 characters";
+		return 400;
+	}
+	if (types != NULL && !types_json(a, types, ntypes, &tj, why))
+		return 400;
+	if (!uuid_valid(id))
+		return 404;
+	if ((st = db_prep(db, sql)) == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (name != NULL)
+		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, quota);
+	if (tj != NULL)
+		sqlite3_bind_text(st, 4, tj, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now_unix_ms());
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT_UNIQUE) {
+		*why = "a tenant with that name already exists";
+		return 409;
+	}
+	if (rc != SQLITE_DONE)
+		return 500;
+	if (sqlite3_changes(db_handle(db)) == 0)
+		return 404;
+	return tenant_load(db, a, id, out);
 }
 
 /* ---- workspaces ------------------------------------------------------ */

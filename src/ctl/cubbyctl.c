@@ -38,6 +38,8 @@ usage(FILE *f)
 	    "                     create a tenant; prints its API key (once)\n"
 	    "  tenant list        list tenants\n"
 	    "  tenant show ID|NAME  one tenant and its keys\n"
+	    "  tenant update ID|NAME [--name N] [--quota BYTES] [--types T,...]\n"
+	    "  tenant delete ID|NAME  the tenant, its keys, files and their bytes\n"
 	    "  key create ID|NAME --name NAME --scope read|write|admin\n"
 	    "                     a new API key for a tenant (printed once)\n"
 	    "  key list ID|NAME   a tenant's keys (never the keys themselves)\n"
@@ -359,6 +361,47 @@ cmd_tenant(const struct cb_config *cfg, int argc, char **argv)
 		webhook_secret(master, t.id, secret);
 		printf("allowed types %s\nwebhook secret %s\nkeys:\n", t.allowed_types, secret);
 		rc = apikey_each(db, &a, t.id, print_key, NULL) ? 1 : 0;
+	} else if (strcmp(argv[0], "update") == 0 && argc >= 2) {
+		/* the admin API's PATCH /api/v1/admin/tenants/{id} */
+		const char *q = opt(argc, argv, "--quota"), *nm = opt(argc, argv, "--name");
+		const char *tl = opt(argc, argv, "--types"), *types[64], *why = "";
+		long long quota = -1;
+		size_t n = 0;
+		if (tenant_find(db, &a, argv[1], &t) != 0) {
+			fprintf(stderr, "cubbyctl: no tenant '%s'\n", argv[1]);
+			goto out;
+		}
+		if (q != NULL && parse_size(q, 0, INT64_MAX, &quota) != 0) {
+			fprintf(stderr, "cubbyctl: --quota: a number of bytes (k/m/g suffixes)\n");
+			goto out;
+		}
+		if (tl != NULL)
+			for (char *p = arena_strdup(&a, tl); p && n < 64; ) {
+				char *c = strchr(p, ',');
+				if (c)
+					*c++ = '\0';
+				types[n++] = p;
+				p = c;
+			}
+		if (tenant_update(db, &a, t.id, nm, quota, tl ? types : NULL, n, &t, &why) != 0) {
+			fprintf(stderr, "cubbyctl: %s\n", *why ? why : "cannot update the tenant");
+			goto out;
+		}
+		print_tenant(NULL, &t);
+		rc = 0;
+	} else if (strcmp(argv[0], "delete") == 0 && argc >= 2) {
+		/* everything goes: keys, workspaces, spaces, files and bytes */
+		if (tenant_find(db, &a, argv[1], &t) != 0) {
+			fprintf(stderr, "cubbyctl: no tenant '%s'\n", argv[1]);
+			goto out;
+		}
+		if (tenant_delete(db, cfg, t.id) != 0) {
+			fprintf(stderr, "cubbyctl: the tenant could not be deleted (see the log); "
+			    "run it again\n");
+			goto out;
+		}
+		printf("deleted tenant %s (%s) with its keys, files and bytes\n", t.id, t.name);
+		rc = 0;
 	} else {
 		usage(stderr);
 		rc = 2;

@@ -160,8 +160,15 @@ parse_and_route(struct cb_req *r)
 
 	rc = router_match(r->a, r->method, r->segs, r->nsegs, &r->route_idx,
 	    r->params, allow, sizeof allow);
+	/* A path under a file-API root that only the key-value parameters
+	 * match (/api/v1/files/x/y as bucket "files") is no bucket: it is an
+	 * unknown file-API path, answered as one. */
+	if (rc == ROUTE_FOUND && r->dialect == DIALECT_FILE &&
+	    cb_routes[r->route_idx].dialect == DIALECT_KV)
+		rc = ROUTE_NOT_FOUND;
 	if (rc == ROUTE_NOT_FOUND)
-		return req_fail(r, 404, "not_found", "no such route");
+		return req_fail(r, 404, "not_found", "no route for %s %.200s",
+		    r->method, r->path);
 	if (rc == ROUTE_BAD_METHOD && strcmp(r->method, "OPTIONS") == 0) {
 		options(r, allow);
 		return 1;

@@ -72,6 +72,36 @@ upper(struct arena *a, const char *s)
 	return u;
 }
 
+/* The request field a file-API sentence is about ("fileName must be ..."),
+ * for errors raised without one; "" when it names none. */
+static const char *
+field_named(const char *msg)
+{
+	static const char *const names[] = {
+		"fileType", "fileName", "fileSizeBytes", "context", "tags",
+		"webhookUrl", "workspaceId", "metadata", "name", "slug",
+		"quotaBytes", "allowedFileTypes", "limit", "cursor", "expiresIn",
+		"variant", "Content-Length",
+	};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		size_t n = strlen(names[i]);
+		if (strncmp(msg, names[i], n) == 0 && msg[n] == ' ')
+			return names[i];
+	}
+	return "";
+}
+
+static void
+json_array_add_issue(struct json_object *arr, const char *path, const char *msg)
+{
+	struct json_object *i = json_object_new_object();
+
+	json_object_object_add(i, "path", json_object_new_string(path));
+	json_object_object_add(i, "message", json_object_new_string(msg));
+	json_object_array_add(arr, i);
+}
+
 void
 render_error(struct cb_req *r)
 {
@@ -88,13 +118,26 @@ render_error(struct cb_req *r)
 		    json_object_new_string(http_code_name(status)));
 		json_object_object_add(root, "error", e);
 		break;
-	case DIALECT_FILE:
+	case DIALECT_FILE: {
+		struct json_object *d = json_object_new_object();
 		json_object_object_add(e, "code",
 		    json_object_new_string(upper(r->a, code)));
+		if (status == 400 && strcmp(code, "validation_error") == 0) {
+			/* Storage Brain's zod handler: one sentence, and each
+			 * bad field as {path, message} (its SDK reads them). */
+			struct json_object *errs = json_object_new_array();
+			if (r->err.nfields == 0)
+				json_array_add_issue(errs, field_named(msg), msg);
+			for (size_t i = 0; i < r->err.nfields; i++)
+				json_array_add_issue(errs, r->err.fields[i], r->err.field_msgs[i]);
+			json_object_object_add(d, "errors", errs);
+			msg = "Request validation failed";
+		}
 		json_object_object_add(e, "message", json_object_new_string(msg));
-		json_object_object_add(e, "details", json_object_new_object());
+		json_object_object_add(e, "details", d);
 		json_object_object_add(root, "error", e);
 		break;
+	}
 	case DIALECT_ASSET:
 		json_object_object_add(root, "data", NULL);
 		json_object_object_add(e, "code", json_object_new_string(code));

@@ -248,6 +248,10 @@ const char *const db_migrations[] = {
 	 * it failed or could not run, why. */
 	"ALTER TABLE objects ADD COLUMN media TEXT;"
 	"ALTER TABLE objects ADD COLUMN processing_error TEXT;",
+
+	/* 9: when a tenant was last changed (the file API's admin routes
+	 * show updatedAt); NULL: never since it was created. */
+	"ALTER TABLE tenants ADD COLUMN updated_at INTEGER;",
 };
 
 /* The schema this binary speaks: one version per step, never kept by hand. */

@@ -28,7 +28,14 @@ function isErr(r, status, code) {
   assert.equal(r.status, status, r.text);
   assert.equal(r.json.error.code, code, r.text);
   assert.equal(typeof r.json.error.message, 'string');
-  assert.deepEqual(r.json.error.details, {});
+  // Storage Brain's zod handler: a validation error lists each bad field
+  if (code === 'VALIDATION_ERROR') {
+    assert.equal(r.json.error.message, 'Request validation failed', r.text);
+    assert.ok(Array.isArray(r.json.error.details.errors) && r.json.error.details.errors.length > 0, r.text);
+    for (const e of r.json.error.details.errors) assert.deepEqual(Object.keys(e).sort(), ['message', 'path'], r.text);
+  } else {
+    assert.deepEqual(r.json.error.details, {});
+  }
 }
 async function newTenant(base, body = {}) {
   const r = await req(base, 'POST', '/api/v1/admin/tenants', { key: stack.adminKey, body: { name: uniq('tenant'), ...body } });
