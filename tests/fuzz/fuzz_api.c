@@ -25,6 +25,7 @@
 #include "cubby/config.h"
 #include "cubby/crypto.h"
 #include "cubby/db.h"
+#include "cubby/json.h"
 #include "cubby/log.h"
 #include "cubby/place.h"
 #include "cubby/request.h"
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
 struct mem {
 	const char *in;
 	size_t inlen, inpos;
-	char out[4096];
+	char out[65536];
 	size_t outlen, total;
 };
 
@@ -126,6 +127,19 @@ request(const char *method, const char *uri, const char *auth, const char *ctype
 	if (m.outlen < 8 || memcmp(m.out, "Status: ", 8) != 0) {
 		fprintf(stderr, "fuzz_api: %s %s: no status in the answer\n", method, uri);
 		abort();
+	}
+	/* Every answer that says it is JSON is JSON a strict parser takes
+	 * (when all of it was kept): nothing a client sent can break it. */
+	if (m.total == m.outlen) {
+		const char *end = memmem(m.out, m.outlen, "\r\n\r\n", 4);
+		const char *ct = memmem(m.out, end ? (size_t)(end - m.out) : 0,
+		    "Content-Type: application/json", 30);
+		if (end != NULL && ct != NULL && strncmp(method, "HEAD", 4) != 0 &&
+		    !json_strict_valid(end + 4, m.outlen - (size_t)(end + 4 - m.out))) {
+			fprintf(stderr, "fuzz_api: %s %s: the JSON answer is not strict JSON\n",
+			    method, uri);
+			abort();
+		}
 	}
 	if (out != NULL) {
 		size_t c = m.outlen < outlen - 1 ? m.outlen : outlen - 1;
