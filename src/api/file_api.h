@@ -19,7 +19,8 @@ struct object;
  * NULL: the original) valid ttl_s seconds: presigned in its bucket when
  * it is in one, else the download route with token + expires; its expiry
  * (ms) into *expires_ms when not NULL. NULL when the object has no such
- * variant. Both dialects hand these out. */
+ * variant. The asset API hands these out (the file API's signed-url is
+ * always Cubby's own URL, revocable). */
 const char *file_variant_url(struct cb_req *r, const struct object *o, const char *variant,
     int64_t ttl_s, int64_t *expires_ms);
 /* The original's (never NULL). */

@@ -444,12 +444,30 @@ file_delete(struct cb_req *r)
 	return resp_json(r, 200, o);
 }
 
+/* Cubby's own signed URL of a variant (NULL: the original): the download
+ * route with token and expires, in the document's form, whatever store
+ * holds the bytes (from a bucket the route redirects to a presigned GET of
+ * a few minutes). So it needs no Authorization header, is refused when
+ * tampered or expired, and stops working the moment the file is deleted.
+ * The file API's signed-url hands out these. */
+static const char *
+own_url(struct cb_req *r, const struct object *o, const char *variant, int64_t exp)
+{
+	char tok[65];
+
+	download_token(r->ctx->master, o->id, variant, exp, tok);
+	if (variant != NULL)
+		return arena_printf(r->a, "%s/api/v1/files/%s/download?variant=%s&token=%s&expires=%lld",
+		    req_origin(r), o->id, variant, tok, (long long)exp);
+	return arena_printf(r->a, "%s/api/v1/files/%s/download?token=%s&expires=%lld",
+	    req_origin(r), o->id, tok, (long long)exp);
+}
+
 const char *
 file_variant_url(struct cb_req *r, const struct object *o, const char *variant,
     int64_t ttl_s, int64_t *expires_ms)
 {
 	const char *key, *ctype;
-	char tok[65];
 	int64_t exp = now_unix_ms() + ttl_s * 1000;
 
 	if (expires_ms)
@@ -458,17 +476,22 @@ file_variant_url(struct cb_req *r, const struct object *o, const char *variant,
 	 * one: the download route says why when its blob is missing.) */
 	if (object_variant(o, variant, &key, &ctype) != 0 && variant != NULL)
 		return NULL;
-	/* Always Cubby's own signed URL, the document's form, also when the
-	 * bytes are in a bucket: the download route then redirects to a
-	 * presigned GET of a few minutes. So the URL works without an
-	 * Authorization header, is refused when tampered or expired, and
-	 * stops working the moment the file is deleted. */
-	download_token(r->ctx->master, o->id, variant, exp, tok);
-	if (variant != NULL)
-		return arena_printf(r->a, "%s/api/v1/files/%s/download?variant=%s&token=%s&expires=%lld",
-		    req_origin(r), o->id, variant, tok, (long long)exp);
-	return arena_printf(r->a, "%s/api/v1/files/%s/download?token=%s&expires=%lld",
-	    req_origin(r), o->id, tok, (long long)exp);
+	if (object_in_bucket(r->ctx->cfg, o) && key != NULL) {
+		/* Straight from the bucket: the bytes never pass through. */
+		struct object v = *o;
+		struct buf url;
+		const char *u = NULL;
+		v.blob_key = key;
+		buf_init(&url, 8192);
+		if (object_presign(ctx_db(r->ctx), r->ctx->cfg, r->a, &v, "GET", NULL, NULL,
+		    (long)ttl_s, &url) == 0)
+			u = arena_strdup(r->a, buf_cstr(&url));
+		buf_free(&url);
+		if (u != NULL)
+			return u;
+		log_err("files: could not sign a download URL for %s", o->id);
+	}
+	return own_url(r, o, variant, exp);
 }
 
 int
@@ -518,8 +541,13 @@ file_signed_url(struct cb_req *r)
 		return req_field_error(r, "variant", "variant must be thumb or preview");
 	if (load_file(r, &obj) != 0)
 		return -1;
-	if ((url = file_variant_url(r, &obj, variant, ttl, &expires)) == NULL)
-		return req_fail(r, 404, "file_not_found", "this file has no %s (yet)", variant);
+	{
+		const char *key, *ctype;
+		if (object_variant(&obj, variant, &key, &ctype) != 0 && variant != NULL)
+			return req_fail(r, 404, "file_not_found", "this file has no %s (yet)", variant);
+	}
+	expires = now_unix_ms() + ttl * 1000;
+	url = own_url(r, &obj, variant, expires);
 	fmt_iso8601_ms(iso, sizeof iso, expires);
 	o = json_object_new_object();
 	json_object_object_add(o, "fileId", json_object_new_string(obj.id));
