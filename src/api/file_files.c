@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <limits.h>
 #include <string.h>
 #include <unistd.h>
@@ -557,6 +558,46 @@ file_signed_url(struct cb_req *r)
 	return resp_json(r, 200, o);
 }
 
+/* attachment; filename="..." with every byte a quoted string cannot
+ * safely carry (non-ASCII, controls, quote, backslash) as '_', and, when
+ * any was, the exact name as RFC 5987's filename*=UTF-8''... too. */
+static char *
+content_disposition(struct arena *a, const char *name)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(name);
+	char *plain = arena_alloc(a, n + 1), *ext = arena_alloc(a, 3 * n + 1), *p = ext;
+	int odd = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		int safe = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+		plain[i] = safe ? (char)c : '_';
+		odd |= !safe;
+		if (isalnum(c) || strchr("!#$&+-.^_`|~", c) != NULL) {
+			*p++ = (char)c;
+		} else {
+			*p++ = '%';
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 15];
+		}
+	}
+	plain[n] = '\0';
+	*p = '\0';
+	if (!odd)
+		return arena_printf(a, "attachment; filename=\"%s\"", plain);
+	return arena_printf(a, "attachment; filename=\"%s\"; filename*=UTF-8''%s", plain, ext);
+}
+
+/* Tenant bytes are never a page of this origin: no sniffing, and a
+ * sandbox that runs no script of theirs (text/html, image/svg+xml). */
+static void
+untrusted_content(struct cb_req *r)
+{
+	resp_header(r, "X-Content-Type-Options", "nosniff");
+	resp_header(r, "Content-Security-Policy", "sandbox; default-src 'none'");
+}
+
 /* The header that hands a download to the web server, or NULL to stream. */
 static const char *
 offload_mode(struct cb_req *r)
@@ -599,8 +640,7 @@ file_download(struct cb_req *r)
 		o.has_sha = 0;
 	/* Said by Cubby, or by the bucket on Cubby's word. Names are plain
 	 * (no quotes, slashes or %); still encode for RFC 6266. */
-	disp = variant ? (char *)"inline" :
-	    arena_printf(r->a, "attachment; filename=\"%s\"", o.name);
+	disp = variant ? (char *)"inline" : content_disposition(r->a, o.name);
 	if (object_in_bucket(r->ctx->cfg, &o) && o.blob_key != NULL) {
 		/* The bucket serves it (Range, ETag and 304 included): a
 		 * short-lived presigned GET (a HEAD for a HEAD), which also
@@ -620,6 +660,7 @@ file_download(struct cb_req *r)
 		if (!bad) {
 			resp_header(r, "Location", arena_strdup(r->a, buf_cstr(&url)));
 			resp_header(r, "Cache-Control", "no-store");
+			untrusted_content(r);
 		}
 		buf_free(&url);
 		if (bad)
@@ -643,6 +684,7 @@ file_download(struct cb_req *r)
 	resp_header(r, "Accept-Ranges", "bytes");
 	resp_header(r, "Cache-Control", "private, max-age=0");
 	resp_header(r, "Content-Disposition", disp);
+	untrusted_content(r);
 	if (o.has_sha && (inm = req_header(r, "If-None-Match")) != NULL &&
 	    (strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL)) {
 		close(fd);

@@ -455,6 +455,9 @@ test('download_offload = auto: X-Accel-Redirect under nginx, X-Sendfile under li
       assert.equal(d.headers.get('content-type'), 'application/pdf');
       assert.equal(d.headers.get('x-accel-redirect'), null, 'the hand-over header never reaches the client');
       assert.equal(d.headers.get('x-sendfile'), null);
+      // the web server keeps Cubby's guards on the bytes it sends
+      assert.equal(d.headers.get('x-content-type-options'), 'nosniff', f.name);
+      assert.match(d.headers.get('content-security-policy') || '', /sandbox/, f.name);
       await sleep(50);
       const line = s.log().split('\n').find((l) => l.includes(`rid=${rid}`));
       assert.match(line, / 200 in=0 out=0 /, `${f.name}: Cubby wrote no body bytes`);
