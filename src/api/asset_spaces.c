@@ -338,12 +338,7 @@ public_api_access(struct cb_req *r)
 		return -1;
 	if (strcmp(s.visibility, "public") == 0)
 		return manifest(r, &s);
-	/* Refused before the KDF runs: a blocked client costs nothing. */
 	key = arena_printf(r->a, "space-pw\n%s\n%s", s.id, addr ? addr : "-");
-	if ((wait = ratelimit_wait(key, PW_ATTEMPTS, PW_WINDOW_S)) > 0) {
-		resp_header(r, "Retry-After", arena_printf(r->a, "%d", wait));
-		return req_fail(r, 429, "rate_limited", "too many wrong passwords: try again later");
-	}
 	if (asset_body(r, 4096, &body) != 0)
 		return -1;
 	asset_opt_string(r, body, "password", SPACE_PASSWORD_MAX, &pw, NULL);
@@ -351,9 +346,16 @@ public_api_access(struct cb_req *r)
 		return -1;
 	if (pw == NULL)
 		return req_field_error(r, "password", "password is required");
-	if (!password_verify(s.password_hash, pw)) {
-		ratelimit_fail(key, PW_WINDOW_S);
-		return req_fail(r, 401, "invalid_password", "wrong password");
+	/* The attempt is reserved before the KDF runs (a blocked client
+	 * costs nothing, and parallel attempts cannot pass the limit while
+	 * the hashing of the first ones is still going on); a right password
+	 * gives it back. */
+	if ((wait = ratelimit_attempt(key, PW_ATTEMPTS, PW_WINDOW_S)) > 0) {
+		resp_header(r, "Retry-After", arena_printf(r->a, "%d", wait));
+		return req_fail(r, 429, "rate_limited", "too many wrong passwords: try again later");
 	}
+	if (!password_verify(s.password_hash, pw))
+		return req_fail(r, 401, "invalid_password", "wrong password");
+	ratelimit_forgive(key);
 	return manifest(r, &s);
 }

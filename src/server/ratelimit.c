@@ -30,14 +30,14 @@
 
 #define RL_SLOTS  4096
 #define RL_PROBES 8
-#define RL_MAGIC  0x63627231u   /* "cbr1": bump when the layout changes */
+#define RL_MAGIC  0x63627232u   /* "cbr2": bump when the layout changes */
 
 struct rl_slot {
 	uint64_t key;
 	int64_t window_start;   /* ms */
 	int64_t window_end;     /* ms */
 	uint32_t count;
-	uint32_t pad;
+	uint32_t pinned;        /* an attempt count: never taken by another key */
 };
 
 struct rl_table {
@@ -196,7 +196,10 @@ hash_key(const char *key)
 }
 
 /* The slot of key (locked): its own, else a free or expired one, else the
- * oldest of its probes. *found says whether it was its own. */
+ * oldest of its probes that is not pinned, else NULL (every probe holds a
+ * live attempt count: those are never evicted, or traffic from others
+ * could reset a password-failure count). *found says whether it was its
+ * own. */
 static struct rl_slot *
 slot_for(uint64_t k, int64_t now, int *found)
 {
@@ -210,62 +213,75 @@ slot_for(uint64_t k, int64_t now, int *found)
 		}
 		if (spare == NULL && (s->key == 0 || s->window_end <= now))
 			spare = s;
-		if (oldest == NULL || s->window_start < oldest->window_start)
+		if (!s->pinned && (oldest == NULL || s->window_start < oldest->window_start))
 			oldest = s;
 	}
 	*found = 0;
 	return spare ? spare : oldest;
 }
 
-/* key's slot (locked) with a window open now: its own, or a new one. */
+/* key's slot (locked) with a window open now: its own, or a new one; NULL
+ * when there is no slot to be had. */
 static struct rl_slot *
-window_of(uint64_t k, int64_t now, int window_s)
+window_of(uint64_t k, int64_t now, int window_s, int pinned)
 {
 	int found;
 	struct rl_slot *s = slot_for(k, now, &found);
 
+	if (s == NULL)
+		return NULL;
 	if (!found || s->window_end <= now) {
 		s->key = k;
 		s->window_start = now;
 		s->window_end = now + (int64_t)window_s * 1000;
 		s->count = 0;
+		s->pinned = (uint32_t)pinned;
 	}
 	return s;
 }
 
 int
-ratelimit_wait(const char *key, int max, int window_s)
+ratelimit_attempt(const char *key, int max, int window_s)
 {
 	uint64_t k;
 	int64_t now = now_unix_ms();
-	int found, wait = 0;
+	int wait = 0;
 	struct rl_slot *s;
 
-	(void)window_s;
 	if (tab == NULL && ratelimit_init(NULL) != 0)
-		return 0;
+		return window_s;
 	k = hash_key(key);
 	lock();
-	s = slot_for(k, now, &found);
-	if (found && s->window_end > now && s->count >= (uint32_t)max)
+	s = window_of(k, now, window_s, 1);
+	if (s == NULL) {
+		/* No slot: refuse rather than count nothing (fail closed). */
+		wait = window_s;
+	} else if (s->count >= (uint32_t)max) {
 		wait = (int)((s->window_end - now + 999) / 1000);
+		if (wait < 1)
+			wait = 1;
+	} else {
+		s->count++;
+	}
 	unlock();
 	return wait;
 }
 
 void
-ratelimit_fail(const char *key, int window_s)
+ratelimit_forgive(const char *key)
 {
 	uint64_t k;
 	int64_t now = now_unix_ms();
+	int found;
 	struct rl_slot *s;
 
-	if (tab == NULL && ratelimit_init(NULL) != 0)
+	if (tab == NULL)
 		return;
 	k = hash_key(key);
 	lock();
-	s = window_of(k, now, window_s);
-	s->count++;
+	s = slot_for(k, now, &found);
+	if (s != NULL && found && s->window_end > now && s->count > 0)
+		s->count--;
 	unlock();
 }
 
@@ -283,7 +299,13 @@ ratelimit_hit(const char *key, int max, int window_s, int *remaining, int *reset
 		return 0;
 	k = hash_key(key);
 	lock();
-	s = window_of(k, now, window_s);
+	s = window_of(k, now, window_s, 0);
+	if (s == NULL) {
+		/* every probe holds a live attempt count: a request rate is
+		 * not worth evicting one; let it through uncounted */
+		unlock();
+		return 0;
+	}
 	if (s->count >= (uint32_t)max) {
 		wait = (int)((s->window_end - now + 999) / 1000);
 		if (wait < 1)

@@ -57,3 +57,25 @@ test('downloads of tenant bytes: nosniff, a sandbox, and RFC 5987 filename* for 
   const r = await req(f.base, 'GET', `/api/v1/files/${b.file_id}/download`, { key: tn.apiKey });
   assert.equal(r.headers.get('content-disposition'), 'attachment; filename="plain.txt"');
 }));
+
+test('password attempts are reserved before the KDF: 12 parallel wrong passwords, exactly 5 answered 401', (t) => eachFront(t, stack, async (f) => {
+  const tn = await tenant(f.base);
+  const sp = await req(f.base, 'POST', '/v1/spaces', { key: tn.apiKey, body: { name: uniq('sp'), visibility: 'protected', password: 'correct horse battery' } });
+  assert.equal(sp.status, 201, sp.text);
+  const access = (password) => req(f.base, 'POST', `/v1/public/spaces/${sp.json.data.short_id}/access`, { body: { password } });
+  const got = await Promise.all(Array.from({ length: 12 }, (_, i) => access(`wrong-${i}`)));
+  const count = (s) => got.filter((r) => r.status === s).length;
+  assert.deepEqual([count(401), count(429)], [5, 7], got.map((r) => r.status).join(','));
+  for (const r of got.filter((x) => x.status === 429)) assert.ok(Number(r.headers.get('retry-after')) > 0);
+  // even the right password waits now: the limit is on attempts
+  assert.equal((await access('correct horse battery')).status, 429);
+}));
+
+test('a right password gives its attempt back', (t) => eachFront(t, stack, async (f) => {
+  const tn = await tenant(f.base);
+  const sp = await req(f.base, 'POST', '/v1/spaces', { key: tn.apiKey, body: { name: uniq('sp'), visibility: 'protected', password: 'correct horse battery' } });
+  const access = (password) => req(f.base, 'POST', `/v1/public/spaces/${sp.json.data.short_id}/access`, { body: { password } });
+  for (let i = 0; i < 10; i++) assert.equal((await access('correct horse battery')).status, 200, `success ${i}`);
+  for (let i = 0; i < 5; i++) assert.equal((await access('nope')).status, 401);
+  assert.equal((await access('nope')).status, 429);
+}));
