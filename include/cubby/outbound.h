@@ -16,7 +16,8 @@ int addr_is_internal(const void *sockaddr);
 /* The host and port of an http(s) URL (no userinfo allowed). 0 or -1. */
 int url_host(const char *url, char *host, size_t hlen, int *port);
 /* Resolve url's host and check it; the CURLOPT_RESOLVE entry
- * ("host:port:addr") into pin. allow_private: internal addresses are
+ * ("host:port:addr") into pin, or "" when the host is a literal address
+ * (nothing to resolve, nothing to pin). allow_private: internal addresses are
  * fine (setting names the config key that allows them, for the message).
  * 0, or -1 with the reason in why. */
 int outbound_pin(const char *url, int allow_private, const char *setting,

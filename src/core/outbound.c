@@ -39,13 +39,40 @@ addr_is_internal(const void *sa_)
 	if (sa->sa_family == AF_INET6) {
 		const unsigned char *b = ((const struct sockaddr_in6 *)sa_)->sin6_addr.s6_addr;
 		static const unsigned char zero[16];
-		if (memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1))
-			return 1;                           /* :: and ::1 */
+		static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
+#define V4_AT(i) ((uint32_t)b[i] << 24 | (uint32_t)b[(i) + 1] << 16 | \
+	(uint32_t)b[(i) + 2] << 8 | b[(i) + 3])
+		/* ::/96: ::, ::1 and the deprecated IPv4-compatible ::a.b.c.d,
+		 * which some stacks still route to a.b.c.d: all internal. */
+		if (memcmp(b, zero, 12) == 0)
+			return 1;
+		/* ::ffff:a.b.c.d (mapped) and ::ffff:0:a.b.c.d (translated):
+		 * the IPv4 address inside decides. */
 		if (memcmp(b, zero, 10) == 0 && b[10] == 0xff && b[11] == 0xff)
-			return v4_internal((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
-			    (uint32_t)b[14] << 8 | b[15]);  /* ::ffff:a.b.c.d */
+			return v4_internal(V4_AT(12));
+		if (memcmp(b, zero, 8) == 0 && b[8] == 0xff && b[9] == 0xff &&
+		    b[10] == 0 && b[11] == 0)
+			return v4_internal(V4_AT(12));
+		/* 64:ff9b::/96 (NAT64): the gateway reaches the IPv4 inside;
+		 * 64:ff9b:1::/48 (local-use NAT64) is internal by design. */
+		if (memcmp(b, nat64, 12) == 0)
+			return v4_internal(V4_AT(12));
+		if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b &&
+		    b[4] == 0 && b[5] == 1)
+			return 1;
+		/* 2002::/16 (6to4): the relay reaches the IPv4 in bytes 2..5. */
+		if (b[0] == 0x20 && b[1] == 0x02)
+			return v4_internal(V4_AT(2));
+		/* 2001::/32 (Teredo) hides an IPv4 address too: internal. */
+		if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0)
+			return 1;
+		/* 100::/64 (discard-only) */
+		if (b[0] == 0x01 && memcmp(b + 1, zero, 7) == 0)
+			return 1;
+#undef V4_AT
 		return (b[0] & 0xfe) == 0xfc ||             /* fc00::/7 unique local */
 		    (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) || /* fe80::/10 link-local */
+		    (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) || /* fec0::/10 site-local */
 		    b[0] == 0xff ||                         /* multicast */
 		    (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8); /* doc */
 	}
@@ -152,6 +179,17 @@ outbound_pin(const char *url, int allow_private, const char *setting,
 	    (const void *)&((struct sockaddr_in6 *)(void *)res->ai_addr)->sin6_addr,
 	    ip, sizeof ip);
 	freeaddrinfo(res);
+	/* A literal address in the URL is what curl connects to, no name
+	 * is looked up: nothing to pin (curl refuses a RESOLVE entry for an
+	 * IPv6 literal host). A name is pinned as HOST:PORT:ADDRESS, an IPv6
+	 * address in brackets. */
+	{
+		unsigned char lit[16];
+		if (inet_pton(AF_INET, host, lit) == 1 || inet_pton(AF_INET6, host, lit) == 1) {
+			*pin = '\0';
+			return 0;
+		}
+	}
 	if ((size_t)snprintf(pin, pinlen, strchr(ip, ':') ? "%s:%d:[%s]" : "%s:%d:%s",
 	    host, port, ip) >= pinlen) {
 		snprintf(why, whylen, "host name too long");

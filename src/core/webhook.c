@@ -90,7 +90,8 @@ deliver(const struct cb_config *cfg, const char *url, const char *body,
 	headers = curl_slist_append(headers, "Content-Type: application/json");
 	for (int i = 0; i < 4; i++)
 		headers = curl_slist_append(headers, hdr[i]);
-	resolve = curl_slist_append(resolve, pin);
+	if (*pin)
+		resolve = curl_slist_append(resolve, pin);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	outbound_curl(c, resolve);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);

@@ -352,7 +352,8 @@ perform(const struct s3_target *t, struct call *c, struct s3_result *res)
 			snprintf(line, sizeof line, "%s: %s", c->extra[i].name, c->extra[i].value);
 			hl = curl_slist_append(hl, line);
 		}
-		resolve = curl_slist_append(resolve, pin);
+		if (*pin)
+			resolve = curl_slist_append(resolve, pin);
 		cerr[0] = '\0';
 		curl_easy_setopt(easy, CURLOPT_URL, buf_cstr(&url));
 		outbound_curl(easy, resolve);

@@ -79,3 +79,15 @@ test('a right password gives its attempt back', (t) => eachFront(t, stack, async
   for (let i = 0; i < 5; i++) assert.equal((await access('nope')).status, 401);
   assert.equal((await access('nope')).status, 429);
 }));
+
+test('SSRF guard: a storage connection to an IPv6 form of an internal address is refused', (t) => eachFront(t, stack, async (f) => {
+  const tn = await tenant(f.base);
+  for (const host of ['[::ffff:127.0.0.1]', '[::127.0.0.1]', '[64:ff9b::7f00:1]', '[64:ff9b::a9fe:a9fe]', '[2002:a9fe:a9fe::]',
+    '[::ffff:0:7f00:1]', '[fec0::1]', '[100::1]', '[::1]', '[fd00::1]']) {
+    const body = { endpoint: `http://${host}:9000`, region: 'us-east-1', access_key_id: 'AKIDEXAMPLE', secret_access_key: 'x'.repeat(40) };
+    const r = await req(f.base, 'POST', '/v1/storage-connections/list-buckets', { key: tn.apiKey, body });
+    assert.equal(r.status, 422, `${host}: ${r.text}`);
+    assert.equal(r.json.error.code, 'storage_refused', host);
+    assert.match(r.json.error.message, /internal address \(s3_allow_private is off\)/, host);
+  }
+}));

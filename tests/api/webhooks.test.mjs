@@ -120,7 +120,11 @@ test('the SSRF guard refuses internal addresses unless allowed', async () => {
   const t = await api(guarded, 'POST', '/api/v1/admin/tenants', guarded.adminKey, { name: 'ssrf' });
   const ids = [];
   for (const url of [`http://127.0.0.1:${port}/ssrf`, `http://localhost:${port}/ssrf`, `http://[::1]:${port}/ssrf`,
-    'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/x', 'http://192.168.1.1/x', 'http://[fe80::1]/x', 'http://0.0.0.0/x'])
+    'http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/x', 'http://192.168.1.1/x', 'http://[fe80::1]/x', 'http://0.0.0.0/x',
+    // IPv6 forms that embed an internal IPv4 address, and other internal ranges
+    `http://[::ffff:127.0.0.1]:${port}/ssrf`, `http://[::127.0.0.1]:${port}/ssrf`, `http://[64:ff9b::7f00:1]:${port}/ssrf`,
+    `http://[2002:7f00:1::]:${port}/ssrf`, `http://[::ffff:0:7f00:1]:${port}/ssrf`, 'http://[64:ff9b::a9fe:a9fe]/latest/',
+    'http://[fec0::1]/x', 'http://[100::1]/x'])
     ids.push([url, await uploadWithHook(guarded, t.apiKey, url)]);
   for (const [url, id] of ids) {
     let j = '';
@@ -128,6 +132,22 @@ test('the SSRF guard refuses internal addresses unless allowed', async () => {
     assert.match(j, /^failed\|3\|refused: \S+ resolves to an internal address \(webhook_allow_private is off\)/, url);
   }
   assert.equal(hits.filter((x) => x.path === '/ssrf').length, 0, 'nothing reached the receiver');
+});
+
+test('an IPv6 literal target works (no pin: curl connects to the checked literal) where internal addresses are allowed', async () => {
+  status = 200;
+  const got = [];
+  const r6 = http.createServer((req, res) => { got.push(req.url); res.end('ok'); });
+  await new Promise((r) => r6.listen(0, '::1', r));
+  try {
+    const t = await api(open, 'POST', '/api/v1/admin/tenants', open.adminKey, { name: 'hooks-v6' });
+    const id = await uploadWithHook(open, t.apiKey, `http://[::1]:${r6.address().port}/v6`);
+    for (const end = Date.now() + 8000; got.length === 0 && Date.now() < end;) await sleep(50);
+    assert.deepEqual(got, ['/v6'], job(open, id));
+    let j = '';
+    for (const end = Date.now() + 5000; !/^done/.test(j) && Date.now() < end; await sleep(50)) j = job(open, id);
+    assert.match(j, /^done/);
+  } finally { r6.close(); }
 });
 
 test('an image is processed first: file.uploaded says completed; one the decoder refuses sends file.failed', async () => {
