@@ -35,9 +35,9 @@ test('the pool refuses a schema-4 database until cubbyctl migrate, then serves a
 
   let m = stack.ctl('migrate');
   assert.equal(m.status, 0, m.stderr);
-  assert.match(m.stdout, /migrated from schema 4 to 8/);
+  assert.match(m.stdout, /migrated from schema 4 to 9/);
   m = stack.ctl('migrate');
-  assert.match(m.stdout, /is current \(schema 8\)/);
+  assert.match(m.stdout, /is current \(schema 9\)/);
 
   stack.startPool();
   for (let i = 0; i < 100 && !fs.existsSync(stack.socket); i++) await sleep(50);
