@@ -7,6 +7,10 @@
 #ifndef CUBBY_SPACE_H
 #define CUBBY_SPACE_H
 
+/* A new space's short id: 16 base32 characters (80 bits). Links made
+ * before had 8 (40 bits); both are served. */
+#define SPACE_SHORT_ID_LEN 16
+
 #include <stddef.h>
 #include <stdint.h>
 

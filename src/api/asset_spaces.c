@@ -22,6 +22,8 @@
 
 #define PW_ATTEMPTS  5          /* failed attempts per window ... */
 #define PW_WINDOW_S  900        /* ... of 15 minutes, per space and address */
+#define SHORT_MISSES 50         /* unknown share links per window ... */
+#define SHORT_MISS_WINDOW_S 600 /* ... of 10 minutes, per address */
 #define MANIFEST_MAX 1000       /* assets in one manifest or listing */
 
 static int
@@ -299,13 +301,24 @@ public_space(struct cb_req *r, struct space *s)
 	struct db *db = ctx_db(r->ctx);
 	int rc;
 
+	const char *addr = req_env(r, "REMOTE_ADDR");
+	char *miss = arena_printf(r->a, "space-miss\n%s", addr ? addr : "-");
+	int wait;
+
 	if (db == NULL || !r->ctx->have_master)
 		return req_fail(r, 503, "service_unavailable", "storage unavailable");
+	/* Lookups are attempts, given back when they find a space: a client
+	 * guessing links gets SHORT_MISSES wrong ones per window, then 429. */
+	if ((wait = ratelimit_attempt(miss, SHORT_MISSES, SHORT_MISS_WINDOW_S)) > 0) {
+		resp_header(r, "Retry-After", arena_printf(r->a, "%d", wait));
+		return req_fail(r, 429, "rate_limited", "too many unknown links: try again later");
+	}
 	rc = sid ? space_by_short_id(db, r->a, sid, s) : 404;
 	if (rc == 0 && strcmp(s->visibility, "private") == 0)
 		rc = 404;
 	if (rc == 404)
 		return req_fail(r, 404, "not_found", "Space not found");
+	ratelimit_forgive(miss);
 	return rc ? req_fail(r, 500, "internal_error", "lookup failed") : 0;
 }
 

@@ -75,20 +75,24 @@ check_change(const struct space_change *c, int creating, char hash[CB_PWHASH_MAX
 	return 0;
 }
 
-/* 8 characters of lowercase base32 (40 random bits). */
+/* SPACE_SHORT_ID_LEN characters of lowercase base32: 80 random bits, so
+ * guessing a link is hopeless (links made before were 8 characters, 40
+ * bits, and are still served). */
 static void
-new_short_id(char out[9])
+new_short_id(char out[SPACE_SHORT_ID_LEN + 1])
 {
 	static const char abc[] = "abcdefghijklmnopqrstuvwxyz234567";
-	unsigned char b[5];
-	uint64_t v = 0;
+	unsigned char b[10];
 
 	crypto_random(b, sizeof b);
-	for (int i = 0; i < 5; i++)
-		v = v << 8 | b[i];
-	for (int i = 7; i >= 0; i--, v >>= 5)
-		out[i] = abc[v & 31];
-	out[8] = '\0';
+	for (int half = 0; half < 2; half++) {
+		uint64_t v = 0;
+		for (int i = 0; i < 5; i++)
+			v = v << 8 | b[half * 5 + i];
+		for (int i = 7; i >= 0; i--, v >>= 5)
+			out[half * 8 + i] = abc[v & 31];
+	}
+	out[SPACE_SHORT_ID_LEN] = '\0';
 }
 
 int
@@ -99,7 +103,7 @@ space_create(struct db *db, struct arena *a, const char *tenant_id,
 	static const char sql[] =
 	    "INSERT INTO spaces (id, tenant_id, short_id, name, description, visibility,"
 	    " password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)";
-	char hash[CB_PWHASH_MAX], id[37], sid[9];
+	char hash[CB_PWHASH_MAX], id[37], sid[SPACE_SHORT_ID_LEN + 1];
 	const char *vis = c->visibility ? c->visibility : "public";
 	int rc;
 
@@ -108,7 +112,7 @@ space_create(struct db *db, struct arena *a, const char *tenant_id,
 	if (strcmp(vis, "protected") == 0 && !*hash)
 		BAD("password", "a protected space needs a password");
 	uuid_new(id);
-	/* 40 bits: a clash is rare but possible; try again with another. */
+	/* A clash is all but impossible; were one to happen, another id. */
 	for (int tries = 0; tries < 5; tries++) {
 		sqlite3_stmt *st = db_prep(db, sql);
 		if (st == NULL)
@@ -166,7 +170,8 @@ space_by_short_id(struct db *db, struct arena *a, const char *short_id,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (strlen(short_id) != 8 || strspn(short_id, "abcdefghijklmnopqrstuvwxyz234567") != 8)
+	if ((strlen(short_id) != 8 && strlen(short_id) != SPACE_SHORT_ID_LEN) ||
+	    strspn(short_id, "abcdefghijklmnopqrstuvwxyz234567") != strlen(short_id))
 		return 404;
 	if ((st = db_prep(db, sql)) == NULL)
 		return 500;

@@ -10,7 +10,7 @@
   // (/s by default), the API lives under what comes before it.
   const m = /^(.*)\/[^/]+\/([^/]*)$/.exec(location.pathname);
   const apiBase = m ? m[1] : '';
-  const shortId = m && /^[a-z2-7]{8}$/.test(m[2]) ? m[2] : null;
+  const shortId = m && /^[a-z2-7]{8}(?:[a-z2-7]{8})?$/.test(m[2]) ? m[2] : null;
   const REFRESH_MS = 45 * 60 * 1000;   // when no URL says when it expires
   const MARGIN_MS = 5 * 60 * 1000;     // refresh this long before it does
   let password = null;

@@ -91,3 +91,33 @@ test('SSRF guard: a storage connection to an IPv6 form of an internal address is
     assert.match(r.json.error.message, /internal address \(s3_allow_private is off\)/, host);
   }
 }));
+
+// Runs last in this file: it exhausts 127.0.0.1's allowance of unknown links.
+test('share links: 80-bit ids for new spaces, old 8-character ones still served, guessing limited per address', async () => {
+  const f = stack.fronts[0];
+  const tn = await tenant(f.base);
+  const sp = await req(f.base, 'POST', '/v1/spaces', { key: tn.apiKey, body: { name: uniq('sp'), visibility: 'public' } });
+  assert.match(sp.json.data.short_id, /^[a-z2-7]{16}$/);
+  assert.equal((await req(f.base, 'GET', `/v1/public/spaces/${sp.json.data.short_id}`)).status, 200);
+  // a link made before (8 characters) keeps working
+  const { spawnSync } = await import('node:child_process');
+  const path = (await import('node:path')).default;
+  const db = path.join(stack.dirs.localstatedir, 'lib/cubby/cubby.db');
+  const old = 'oldlnk23';
+  spawnSync('sqlite3', [db, `UPDATE spaces SET short_id='${old}' WHERE id=(SELECT id FROM spaces WHERE short_id='${sp.json.data.short_id}')`]);
+  assert.equal((await req(f.base, 'GET', `/v1/public/spaces/${old}`)).status, 200);
+  // found lookups cost nothing; 50 unknown ones per 10 minutes, then 429
+  for (let i = 0; i < 20; i++) assert.equal((await req(f.base, 'GET', `/v1/public/spaces/${old}`)).status, 200);
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  const guess = () => Array.from({ length: 8 }, () => alphabet[Math.floor(Math.random() * 32)]).join('');
+  const got = [];
+  for (let i = 0; i < 60; i++) got.push((await req(f.base, 'GET', `/v1/public/spaces/${guess()}`)).status);
+  const misses = got.filter((s) => s === 404).length;
+  assert.ok(misses <= 50 && got.slice(-5).every((s) => s === 429), got.join(','));
+  const r = await req(f.base, 'GET', `/v1/public/spaces/${guess()}`);
+  assert.equal(r.status, 429);
+  assert.ok(Number(r.headers.get('retry-after')) > 0);
+  assert.equal(r.json.error.code, 'rate_limited');
+  // the password route counts the same way
+  assert.equal((await req(f.base, 'POST', `/v1/public/spaces/${guess()}/access`, { body: { password: 'x' } })).status, 429);
+});
