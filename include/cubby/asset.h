@@ -141,6 +141,11 @@ int asset_update(struct db *db, struct arena *a, const char *tenant_id,
  * 0, 404 (never the tenant's), 500. */
 int asset_purge(struct db *db, const struct cb_config *cfg,
     const char *tenant_id, const char *id);
+/* Jobs worker: purge up to limit deleted objects that still name bytes
+ * (a file API DELETE or a workspace delete soft-deletes; a deleted file's
+ * bytes must go, or deleting would free quota and keep the disk). The
+ * number purged, or -1. */
+int asset_purge_deleted(struct db *db, const struct cb_config *cfg, int limit);
 /* 1 when a search for s uses the full-text index (it has a letter or a
  * digit): its pages are then keyed by seq, not by (created, id). */
 int asset_search_indexed(const char *s);

@@ -440,6 +440,9 @@ file_delete(struct cb_req *r)
 		return req_fail(r, 404, "file_not_found", "File not found");
 	if (rc != 0)
 		return req_fail(r, 500, "internal_error", "delete failed");
+	/* Its bytes go now (the row stays, as the soft delete's tombstone);
+	 * if this fails, the jobs worker's sweep takes them. */
+	(void)asset_purge(ctx_db(r->ctx), r->ctx->cfg, tenant_of(r), req_param(r, "fileId"));
 	o = json_object_new_object();
 	json_object_object_add(o, "success", json_object_new_boolean(1));
 	return resp_json(r, 200, o);

@@ -26,6 +26,7 @@
 #include "cubby/s3.h"
 #include "cubby/util.h"
 #include "cubby/uuid.h"
+#include "cubby/xmalloc.h"
 #include "core/object_int.h"
 
 #define PART_LABEL "cubby/part-url/v1"
@@ -1115,6 +1116,48 @@ done:
 	}
 	arena_free(&a);
 	return rc;
+}
+
+int
+asset_purge_deleted(struct db *db, const struct cb_config *cfg, int limit)
+{
+	static const char sql[] =
+	    "SELECT tenant_id, id FROM objects WHERE deleted_at IS NOT NULL"
+	    " AND (blob_key IS NOT NULL OR thumb_key IS NOT NULL OR preview_key IS NOT NULL)"
+	    " LIMIT ?1";
+	char (*ids)[2][37];
+	sqlite3_stmt *st;
+	int n = 0, rc;
+
+	if (limit <= 0)
+		return 0;
+	ids = xmalloc((size_t)limit * sizeof *ids);
+	if ((st = db_prep(db, sql)) == NULL) {
+		free(ids);
+		return -1;
+	}
+	sqlite3_bind_int(st, 1, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		const char *o = (const char *)sqlite3_column_text(st, 1);
+		if (t && o && strlen(t) == 36 && strlen(o) == 36) {
+			memcpy(ids[n][0], t, 37);
+			memcpy(ids[n][1], o, 37);
+			n++;
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		free(ids);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (asset_purge(db, cfg, ids[i][0], ids[i][1]) == 500) {
+			free(ids);
+			return -1;
+		}
+	free(ids);
+	return n;
 }
 
 int

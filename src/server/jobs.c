@@ -122,6 +122,11 @@ jobs_main(const struct cb_config *cfg, int slot)
 			/* A compact search index: a little merging at a time. */
 			if (asset_search_merge(ctx.db, 200) < 0)
 				log_warn("jobs: search index merge failed: %s", db_errmsg(ctx.db));
+			/* Bytes of deleted files (file API, workspaces). */
+			while ((n = asset_purge_deleted(ctx.db, cfg, 100)) == 100)
+				;
+			if (n < 0)
+				log_warn("jobs: deleted files' bytes: %s", db_errmsg(ctx.db));
 			/* Parts of failed, aborted and deleted uploads. */
 			while ((n = asset_sweep_parts(ctx.db, cfg, 100)) == 100)
 				;

@@ -92,6 +92,41 @@ test('SSRF guard: a storage connection to an IPv6 form of an internal address is
   }
 }));
 
+test('deleting a file takes its bytes: 20 upload/delete cycles leave the data directory as it was; a workspace delete too', (t) => eachFront(t, stack, async (f) => {
+  const fs = (await import('node:fs')).default;
+  const path = (await import('node:path')).default;
+  const blobs = path.join(stack.dirs.localstatedir, 'lib/cubby/blobs');
+  const list = () => {
+    const out = [];
+    const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) { const p = path.join(d, e.name); if (e.isDirectory()) walk(p); else out.push(p); } };
+    if (fs.existsSync(blobs)) walk(blobs);
+    return out.filter((p) => !path.relative(blobs, p).startsWith('tmp')).sort();
+  };
+  const tn = await tenant(f.base);
+  const bytes = Buffer.alloc(64 * 1024, 7);
+  const upload = async (extra = {}) => {
+    const r = await req(f.base, 'POST', '/api/v1/upload/request', { key: tn.apiKey, body: { fileType: 'application/pdf', fileName: 'a.pdf', fileSizeBytes: bytes.length, ...extra } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await req(f.base, 'PUT', r.json.presignedUrl, { body: bytes, headers: { 'Content-Type': 'application/pdf' } })).status, 200);
+    return r.json.fileId;
+  };
+  const before = list();
+  for (let i = 0; i < 20; i++) {
+    const id = await upload();
+    assert.equal((await req(f.base, 'DELETE', `/api/v1/files/${id}`, { key: tn.apiKey })).status, 200);
+  }
+  assert.deepEqual(list(), before, 'no byte of a deleted file is left');
+  const q = await req(f.base, 'GET', '/api/v1/tenant/quota', { key: tn.apiKey });
+  assert.equal(q.json.usedBytes, 0);
+  // a workspace's files go with it (the jobs worker takes their bytes)
+  const ws = await req(f.base, 'POST', '/api/v1/workspaces', { key: tn.apiKey, body: { name: 'w', slug: uniq('w') } });
+  for (let i = 0; i < 3; i++) await upload({ workspaceId: ws.json.id });
+  assert.equal(list().length, before.length + 3);
+  assert.equal((await req(f.base, 'DELETE', `/api/v1/workspaces/${ws.json.id}`, { key: tn.apiKey })).status, 200);
+  for (const end = Date.now() + 15000; list().length !== before.length && Date.now() < end;) await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(list(), before, 'the workspace\'s files are gone from disk');
+}));
+
 // Runs last in this file: it exhausts 127.0.0.1's allowance of unknown links.
 test('share links: 80-bit ids for new spaces, old 8-character ones still served, guessing limited per address', async () => {
   const f = stack.fronts[0];
