@@ -335,6 +335,82 @@ vips_fail(struct result *r, const char *what)
 
 /* Thumbnail and preview of an image file (a poster frame too). meta: read
  * and report the header (dimensions, format, EXIF capture time). */
+
+
+/* Drop the metadata chunks (EXIF, XMP, ICC profile) from a WebP file that
+ * libvips wrote, and their flags from its VP8X header: libvips 8.14 writes
+ * a fresh EXIF block into a WebP even with "strip". 0 or -1. */
+static int
+webp_strip(const char *path)
+{
+	FILE *f = fopen(path, "r+b");
+	unsigned char *b = NULL;
+	size_t n, out = 12;
+	long len;
+	int rc = -1;
+
+	if (f == NULL)
+		return -1;
+	if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 12 || len > (64L << 20) ||
+	    fseek(f, 0, SEEK_SET) != 0)
+		goto done;
+	n = (size_t)len;
+	b = g_malloc(n);
+	if (fread(b, 1, n, f) != n || memcmp(b, "RIFF", 4) != 0 || memcmp(b + 8, "WEBP", 4) != 0)
+		goto done;
+	for (size_t i = 12; i + 8 <= n; ) {
+		size_t sz = (size_t)b[i + 4] | (size_t)b[i + 5] << 8 | (size_t)b[i + 6] << 16 |
+		    (size_t)b[i + 7] << 24;
+		size_t whole = 8 + sz + (sz & 1);
+		if (whole > n - i)
+			goto done;
+		if (memcmp(b + i, "VP8X", 4) == 0 && sz >= 1)
+			b[i + 8] &= (unsigned char)~(0x20 | 0x08 | 0x04);  /* ICC, EXIF, XMP */
+		if (memcmp(b + i, "EXIF", 4) != 0 && memcmp(b + i, "XMP ", 4) != 0 &&
+		    memcmp(b + i, "ICCP", 4) != 0) {
+			memmove(b + out, b + i, whole);
+			out += whole;
+		}
+		i += whole;
+	}
+	b[4] = (unsigned char)(out - 8);
+	b[5] = (unsigned char)((out - 8) >> 8);
+	b[6] = (unsigned char)((out - 8) >> 16);
+	b[7] = (unsigned char)((out - 8) >> 24);
+	if (fseek(f, 0, SEEK_SET) != 0 || fwrite(b, 1, out, f) != out || fflush(f) != 0 ||
+	    ftruncate(fileno(f), (off_t)out) != 0)
+		goto done;
+	rc = 0;
+done:
+	g_free(b);
+	fclose(f);
+	return rc;
+}
+
+/* Replace *img with a copy that has no metadata field left (EXIF, XMP,
+ * IPTC, ICC profile, comments): only pixels and their geometry. 0 or -1. */
+static int
+bare(VipsImage **img)
+{
+	VipsImage *out;
+	gchar **fields;
+
+	if (vips_copy(*img, &out, NULL) != 0)
+		return -1;
+	fields = vips_image_get_fields(out);
+	for (gchar **f = fields; f && *f; f++)
+		if (strncmp(*f, "exif-", 5) == 0 || strcmp(*f, "xmp-data") == 0 ||
+		    strcmp(*f, "iptc-data") == 0 || strcmp(*f, "ipct-data") == 0 ||
+		    strcmp(*f, "icc-profile-data") == 0 || strcmp(*f, "orientation") == 0 ||
+		    strncmp(*f, "png-comment-", 12) == 0 || strcmp(*f, "gif-comment") == 0 ||
+		    strcmp(*f, "jpeg-comment") == 0 || strcmp(*f, "heif-primary") == 0)
+			vips_image_remove(out, *f);
+	g_strfreev(fields);
+	g_object_unref(*img);
+	*img = out;
+	return 0;
+}
+
 static void
 image(const char *in, const char *thumb, const char *preview, int meta,
     struct result *r)
@@ -393,6 +469,10 @@ image(const char *in, const char *thumb, const char *preview, int meta,
 		}
 		alpha = vips_image_hasalpha(hdr);
 	}
+	/* Derived images carry no metadata of the original (GPS position,
+	 * camera, names): they are shown on public share pages. "strip" on
+	 * save is not enough (libvips 8.14's webpsave kept EXIF): every
+	 * metadata field goes from the image itself before it is saved. */
 	/* The preview with shrink-on-load, upright; the thumbnail from it
 	 * in memory (the file is decoded once). No preview: the thumbnail
 	 * straight from the file. */
@@ -402,7 +482,8 @@ image(const char *in, const char *thumb, const char *preview, int meta,
 			vips_fail(r, "could not decode the image");
 			goto out;
 		}
-		if (vips_webpsave(tn, thumb, "Q", 75, "strip", TRUE, NULL) != 0) {
+		if (bare(&tn) != 0 || vips_webpsave(tn, thumb, "Q", 75, "strip", TRUE, NULL) != 0 ||
+		    webp_strip(thumb) != 0) {
 			vips_fail(r, "could not write the thumbnail");
 			goto out;
 		}
@@ -414,18 +495,19 @@ image(const char *in, const char *thumb, const char *preview, int meta,
 		vips_fail(r, "could not decode the image");
 		goto out;
 	}
-	if ((pvm = vips_image_copy_memory(pv)) == NULL) {
+	if ((pvm = vips_image_copy_memory(pv)) == NULL || bare(&pvm) != 0) {
 		vips_fail(r, "could not decode the image");
 		goto out;
 	}
-	if (alpha ? vips_webpsave(pvm, preview, "Q", 80, "strip", TRUE, NULL) :
-	    vips_jpegsave(pvm, preview, "Q", 82, "strip", TRUE, "optimize_coding", TRUE, NULL)) {
+	if (alpha ? vips_webpsave(pvm, preview, "Q", 80, "strip", TRUE, NULL) != 0 ||
+	    webp_strip(preview) != 0 :
+	    vips_jpegsave(pvm, preview, "Q", 82, "strip", TRUE, "optimize_coding", TRUE, NULL) != 0) {
 		vips_fail(r, "could not write the preview");
 		goto out;
 	}
 	if (vips_thumbnail_image(pvm, &tn, opt.thumb, "height", opt.thumb,
-	    "size", VIPS_SIZE_DOWN, "no_rotate", TRUE, NULL) != 0 ||
-	    vips_webpsave(tn, thumb, "Q", 75, "strip", TRUE, NULL) != 0) {
+	    "size", VIPS_SIZE_DOWN, "no_rotate", TRUE, NULL) != 0 || bare(&tn) != 0 ||
+	    vips_webpsave(tn, thumb, "Q", 75, "strip", TRUE, NULL) != 0 || webp_strip(thumb) != 0) {
 		vips_fail(r, "could not write the thumbnail");
 		goto out;
 	}

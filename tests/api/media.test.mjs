@@ -183,6 +183,12 @@ test('an image: thumbnail and preview upright, EXIF capture time, signed URLs', 
   const pv = await fetchTo(a.preview_url, `p-${f.name}.jpg`);
   assert.equal(pv.type, 'image/jpeg');
   assert.deepEqual(header(pv.file), [200, 400], 'not upscaled past the original');
+  // no metadata of the original survives in what share pages show
+  // (the review found the thumbnail's EXIF kept: camera, GPS, time)
+  for (const d of [th.file, pv.file]) {
+    const fields = run('vipsheader', ['-a', d]);
+    assert.doesNotMatch(fields, /exif-|xmp-data|iptc-data|icc-profile-data|2021:07:04/, `${d}: ${fields}`);
+  }
   // the URL is for that variant only: another variant's name, a changed
   // token or an expired time are refused
   const swapped = a.thumb_url.replace('variant=thumb', 'variant=preview');
