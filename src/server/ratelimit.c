@@ -151,6 +151,7 @@ fail:
 int
 ratelimit_init(const char *path)
 {
+	static const char no_boot[40];  /* a table of this process: no boot id */
 	void *p;
 
 	if (tab != NULL)
@@ -160,7 +161,7 @@ ratelimit_init(const char *path)
 	p = mmap(NULL, sizeof *tab, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return -1;
-	if (table_make(p, "") != 0) {
+	if (table_make(p, no_boot) != 0) {
 		munmap(p, sizeof *tab);
 		return -1;
 	}
