@@ -5,16 +5,20 @@
  * Never reports a secret or a file path. */
 #include "config.h"
 
+#include <string.h>
+
 #include <json-c/json.h>
 
 #include "cubby/api.h"
 #include "cubby/blob.h"
 #include "cubby/buf.h"
+#include "cubby/crypto.h"
 #include "cubby/db.h"
 #include "cubby/log.h"
 #include "cubby/metrics.h"
 #include "cubby/s3.h"
 #include "cubby/server.h"
+#include "cubby/util.h"
 
 static int
 status_body(struct cb_req *r, int code, const char *status, const char *storage)
@@ -64,9 +68,21 @@ ops_ready(struct cb_req *r)
 int
 ops_metrics(struct cb_req *r)
 {
+	const char *tok = r->ctx->cfg->metrics_token, *h;
 	struct buf b;
 	int rc;
 
+	/* With metrics_token set, only a scraper that presents it sees the
+	 * pool's per-route counts (compared in constant time). */
+	if (tok != NULL && *tok) {
+		size_t n = strlen(tok);
+		h = req_header(r, "Authorization");
+		if (h == NULL || !has_prefix_ci(h, "Bearer ") || strlen(h + 7) != n ||
+		    !ct_equal(h + 7, tok, n)) {
+			resp_header(r, "WWW-Authenticate", "Bearer realm=\"metrics\"");
+			return req_fail(r, 401, "unauthorized", "metrics need the metrics token");
+		}
+	}
 	buf_init(&b, 4u << 20);
 	if (metrics_render(&b) != 0) {
 		buf_free(&b);

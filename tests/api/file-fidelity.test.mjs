@@ -229,9 +229,9 @@ test('deleting a tenant removes its keys, files and bytes', (t) => eachFront(t, 
   const tn = await newTenant(f.base);
   const files = [];
   for (let i = 0; i < 3; i++) files.push(await upload(f.base, tn.apiKey, Buffer.from(`bytes ${i} `.repeat(100))));
-  await req(f.base, 'DELETE', `/api/v1/files/${files[0].id}`, { key: tn.apiKey });   // a soft-deleted one too
   const added = blobFiles().filter((p) => !before.has(p));
   assert.ok(added.length >= 3, `the uploads are on disk (${added.length})`);
+  await req(f.base, 'DELETE', `/api/v1/files/${files[0].id}`, { key: tn.apiKey });   // a deleted one too
   const r = await req(f.base, 'DELETE', `/api/v1/admin/tenants/${tn.id}`, { key: admin() });
   assert.deepEqual(r.json, { success: true });
   assert.deepEqual(added.filter((p) => fs.existsSync(p)), [], 'no byte of the tenant is left');
