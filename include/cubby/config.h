@@ -28,6 +28,7 @@ struct cb_config {
 	char *share_path;       /* where the web server serves the share page ("/s") */
 	char *admin_api_key;    /* file API admin key; also ADMIN_API_KEY */
 	char *metrics_token;    /* /metrics needs "Bearer <it>" when set */
+	char *allowed_hosts;    /* Host names URLs may be built from ("" = any) */
 	long long max_body;     /* default cap for routes without their own */
 	int webhook_allow_private; /* let webhooks reach internal addresses */
 	int s3_allow_private;   /* let S3 stores be at internal addresses */

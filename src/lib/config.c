@@ -55,6 +55,7 @@ static const struct ckey keys[] = {
 	{ "share_path",      C_STR,  F(share_path),      "/s", 0, 0 },
 	{ "admin_api_key",   C_STR,  F(admin_api_key),   "", 0, 0 },
 	{ "metrics_token",   C_STR,  F(metrics_token),   "", 0, 0 },
+	{ "allowed_hosts",   C_STR,  F(allowed_hosts),   "", 0, 0 },
 	{ "max_body",        C_SIZE, F(max_body),        "1m", 0, 1LL << 50 },
 	{ "webhook_allow_private", C_BOOL, F(webhook_allow_private), "off", 0, 1 },
 	{ "s3_allow_private", C_BOOL, F(s3_allow_private), "off", 0, 1 },

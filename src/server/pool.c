@@ -246,6 +246,10 @@ pool_run(struct cb_config *cfg, const char *config_path, int listen_fd)
 	signal(SIGPIPE, SIG_IGN);
 
 	top_up(cfg, listen_fd);
+	if (!*cfg->public_url && !*cfg->allowed_hosts)
+		log_warn("public_url is not set: absolute URLs (signed URLs, upload URLs, "
+		    "share links, webhooks' file URLs) are built from each request's Host "
+		    "header, which the client chooses; set public_url (or allowed_hosts)");
 	log_info("pool: serving with %d workers and a jobs worker",
 	    config_workers(cfg));
 

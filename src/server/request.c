@@ -235,6 +235,37 @@ req_field_error(struct cb_req *r, const char *field, const char *fmt, ...)
 	return -1;
 }
 
+/* The entry of list (names separated by commas or spaces) that host
+ * (its port left out) is, case-insensitively; else the list's first entry.
+ * Into out. */
+static void
+pinned_host(const char *list, const char *host, char *out, size_t outlen)
+{
+	size_t hl = strcspn(host, ":"), first = 0;
+	const char *first_at = NULL;
+
+	if (*host == '[')
+		hl = strcspn(host, "]") + 1;
+	for (const char *p = list; *p; ) {
+		size_t n;
+		p += strspn(p, ", \t");
+		n = strcspn(p, ", \t");
+		if (n == 0)
+			break;
+		if (first_at == NULL) {
+			first_at = p;
+			first = n;
+		}
+		if (strcspn(p, ":") >= n ? n == hl && strncasecmp(p, host, n) == 0 :
+		    strlen(host) == n && strncasecmp(p, host, n) == 0) {
+			snprintf(out, outlen, "%.*s", (int)n, p);
+			return;
+		}
+		p += n;
+	}
+	snprintf(out, outlen, "%.*s", (int)first, first_at ? first_at : "localhost");
+}
+
 const char *
 req_origin(struct cb_req *r)
 {
@@ -250,6 +281,13 @@ req_origin(struct cb_req *r)
 	if (host == NULL || *host == '\0' || strlen(host) > 255 ||
 	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != strlen(host))
 		host = "localhost";
+	/* allowed_hosts pins the names URLs are built from: a request naming
+	 * another Host gets the first allowed one in its URLs. */
+	if (*r->ctx->cfg->allowed_hosts) {
+		char *pinned = arena_alloc(r->a, 256);
+		pinned_host(r->ctx->cfg->allowed_hosts, host, pinned, 256);
+		host = pinned;
+	}
 	/* Some fronts pass the host without its port (Debian's nginx sets
 	 * HTTP_HOST to $host): add the port the request came in on. */
 	if (strchr(host, ':') == NULL && (port = req_env(r, "SERVER_PORT")) != NULL &&

@@ -127,7 +127,8 @@ test('deleting a file takes its bytes: 20 upload/delete cycles leave the data di
   assert.deepEqual(list(), before, 'the workspace\'s files are gone from disk');
 }));
 
-// Runs last in this file: it exhausts 127.0.0.1's allowance of unknown links.
+// Runs after every test here that opens a share link: it exhausts
+// 127.0.0.1's allowance of unknown links.
 test('share links: 80-bit ids for new spaces, old 8-character ones still served, guessing limited per address', async () => {
   const f = stack.fronts[0];
   const tn = await tenant(f.base);
@@ -155,4 +156,30 @@ test('share links: 80-bit ids for new spaces, old 8-character ones still served,
   assert.equal(r.json.error.code, 'rate_limited');
   // the password route counts the same way
   assert.equal((await req(f.base, 'POST', `/v1/public/spaces/${guess()}/access`, { body: { password: 'x' } })).status, 429);
+});
+
+test('absolute URLs and the Host header: a loud warning without public_url; allowed_hosts pins the names', async () => {
+  assert.match(stack.log(), /public_url is not set: absolute URLs .* built from each request's Host header/);
+  const pinned = await new Stack({ config: { allowed_hosts: 'files.example.com, cdn.example.com' } }).start();
+  try {
+    assert.doesNotMatch(pinned.log(), /public_url is not set/);
+    for (const f of pinned.fronts) {
+      const tn = (await req(f.base, 'POST', '/api/v1/admin/tenants', { key: pinned.adminKey, body: { name: uniq('pin') } })).json;
+      const up = await req(f.base, 'POST', '/api/v1/upload/request', { key: tn.apiKey, body: { fileType: 'application/pdf', fileName: 'a.pdf' } });
+      assert.equal((await req(f.base, 'PUT', up.json.presignedUrl, { body: Buffer.from('%PDF-1.4'), headers: { 'Content-Type': 'application/pdf' } })).status, 200);
+      const url = async (host) => {
+        const http = await import('node:http');
+        const u = new URL(f.base);
+        return new Promise((resolve, reject) => {
+          const r = http.request({ host: u.hostname, port: u.port, path: `/api/v1/files/${up.json.fileId}/signed-url`,
+            headers: { Host: host, Authorization: `Bearer ${tn.apiKey}` } }, (res) => {
+            let b = ''; res.on('data', (d) => { b += d; }); res.on('end', () => resolve(JSON.parse(b).url));
+          });
+          r.on('error', reject); r.end();
+        });
+      };
+      assert.match(await url('evil.example'), /^http:\/\/files\.example\.com(:\d+)?\/api\/v1\/files\//, `${f.name}: another Host gets the first allowed name`);
+      assert.match(await url(`cdn.example.com:${new URL(f.base).port}`), /^http:\/\/cdn\.example\.com(:\d+)?\/api\/v1\/files\//, `${f.name}: an allowed Host is kept`);
+    }
+  } finally { await pinned.stop(); }
 });
