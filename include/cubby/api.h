@@ -29,6 +29,7 @@ int file_admin_tenant_list(struct cb_req *r);
 int file_admin_tenant_get(struct cb_req *r);
 int file_admin_tenant_update(struct cb_req *r);
 int file_admin_tenant_delete(struct cb_req *r);
+int file_admin_rotate_webhook_secret(struct cb_req *r);
 int file_admin_files(struct cb_req *r);
 int file_admin_file_get(struct cb_req *r);
 int file_admin_file_delete(struct cb_req *r);

@@ -39,6 +39,7 @@ struct tenant {
 	const char *allowed_types;      /* JSON array text */
 	int64_t created_at, updated_at; /* ms */
 	const char *key_prefix;         /* its primary key's hint, or NULL */
+	int64_t webhook_gen;            /* its webhook secret's generation */
 };
 
 /* Who is asking with a tenant key. */

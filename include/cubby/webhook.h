@@ -16,10 +16,20 @@ struct cb_config;
 
 #define WEBHOOK_ATTEMPTS 3
 
-/* The secret a tenant verifies webhook signatures with (hex, 64 chars):
- * derived from the master key and the tenant id, never stored. */
+/* How long a rotated-out webhook secret still signs deliveries (beside
+ * the new one, in X-Cubby-Signature-Previous): a day. */
+#define WEBHOOK_SECRET_OVERLAP_MS (24LL * 3600 * 1000)
+
+/* The secret of generation gen a tenant verifies webhook signatures with
+ * (hex, 64 chars): derived from the master key, the tenant id and gen,
+ * never stored. */
 void webhook_secret(const unsigned char master[CB_KEYLEN], const char *tenant_id,
-    char hex[65]);
+    int64_t gen, char hex[65]);
+/* A new webhook secret for the tenant: the generation goes up, the old one
+ * keeps signing beside it for WEBHOOK_SECRET_OVERLAP_MS. The new secret
+ * into hex, the old one's end (ms) into *prev_until. 0, 404, 500. */
+int webhook_secret_rotate(struct db *db, const unsigned char master[CB_KEYLEN],
+    const char *tenant_id, char hex[65], int64_t *prev_until);
 /* Run due webhook jobs (at most limit). The number run, or -1. */
 int webhook_run_due(struct db *db, const struct cb_config *cfg,
     const unsigned char master[CB_KEYLEN], int limit);

@@ -85,7 +85,7 @@ file_admin_tenant_create(struct cb_req *r)
 	json_object_object_add(o, "allowedFileTypes", types_array(t.allowed_types));
 	/* Not in the document: the secret that verifies webhook signatures,
 	 * shown here once like the key (cubbyctl tenant show has it too). */
-	webhook_secret(r->ctx->master, t.id, secret);
+	webhook_secret(r->ctx->master, t.id, 0, secret);
 	json_object_object_add(o, "webhookSecret", json_object_new_string(secret));
 	memset(key, 0, sizeof key);
 	memset(secret, 0, sizeof secret);
@@ -329,6 +329,33 @@ file_admin_tenant_update(struct cb_req *r)
 		return rc == 400 ? req_field_error(r, name && strstr(why, "name") ? "name" :
 		    "allowedFileTypes", "%s", why) : fail(r, rc, why);
 	return resp_json(r, 200, tenant_json(&t));
+}
+
+/* A new webhook secret, shown once; the old one keeps signing beside it
+ * (X-Cubby-Signature-Previous) for a day, so receivers can switch. */
+int
+file_admin_rotate_webhook_secret(struct cb_req *r)
+{
+	struct json_object *o;
+	char secret[65], iso[32];
+	int64_t until;
+	int rc;
+
+	if (!uuid_valid(req_param(r, "tenantId")))
+		return req_fail(r, 404, "not_found", "Tenant not found");
+	rc = webhook_secret_rotate(ctx_db(r->ctx), r->ctx->master, req_param(r, "tenantId"),
+	    secret, &until);
+	if (rc == 404)
+		return req_fail(r, 404, "not_found", "Tenant not found");
+	if (rc != 0)
+		return fail(r, rc, "the webhook secret could not be rotated");
+	fmt_iso8601_ms(iso, sizeof iso, until);
+	o = json_object_new_object();
+	json_object_object_add(o, "tenantId", json_object_new_string(req_param(r, "tenantId")));
+	json_object_object_add(o, "webhookSecret", json_object_new_string(secret));
+	json_object_object_add(o, "previousSecretValidUntil", json_object_new_string(iso));
+	memset(secret, 0, sizeof secret);
+	return resp_json(r, 200, o);
 }
 
 int

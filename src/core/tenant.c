@@ -325,7 +325,7 @@ types_json(struct arena *a, const char *const *types, size_t n,
 	" coalesce(updated_at, created_at)," \
 	" (SELECT hint FROM api_keys k WHERE k.tenant_id = tenants.id" \
 	"  AND k.is_primary = 1 AND k.revoked_at IS NULL" \
-	"  ORDER BY k.created_at DESC LIMIT 1)"
+	"  ORDER BY k.created_at DESC LIMIT 1), webhook_gen"
 
 static void
 row_tenant(struct arena *a, sqlite3_stmt *st, struct tenant *t)
@@ -338,6 +338,7 @@ row_tenant(struct arena *a, sqlite3_stmt *st, struct tenant *t)
 	t->created_at = sqlite3_column_int64(st, 5);
 	t->updated_at = sqlite3_column_int64(st, 6);
 	t->key_prefix = col_text(a, st, 7);
+	t->webhook_gen = sqlite3_column_int64(st, 8);
 }
 
 int

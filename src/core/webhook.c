@@ -23,14 +23,74 @@
 
 void
 webhook_secret(const unsigned char master[CB_KEYLEN], const char *tenant_id,
-    char hex[65])
+    int64_t gen, char hex[65])
 {
 	unsigned char sub[CB_KEYLEN], mac[32];
+	char msg[64];
+	int n;
 
+	/* Generation 0 is the secret every tenant has had from the start. */
+	if (gen == 0)
+		n = snprintf(msg, sizeof msg, "%s", tenant_id);
+	else
+		n = snprintf(msg, sizeof msg, "%s\n%lld", tenant_id, (long long)gen);
 	masterkey_derive(master, SECRET_LABEL, sub);
-	hmac_sha256(sub, sizeof sub, tenant_id, strlen(tenant_id), mac);
+	hmac_sha256(sub, sizeof sub, msg, n < 0 ? 0 : (size_t)n, mac);
 	hex_encode(hex, mac, sizeof mac);
 	memset(sub, 0, sizeof sub);
+}
+
+/* The tenant's secret generation and until when the one before signs. */
+static int
+secret_state(struct db *db, const char *tenant_id, int64_t *gen, int64_t *prev_until)
+{
+	static const char sql[] =
+	    "SELECT webhook_gen, coalesce(webhook_prev_until, 0) FROM tenants WHERE id = ?1";
+	sqlite3_stmt *st = db_prep(db, sql);
+	int rc;
+
+	*gen = 0;
+	*prev_until = 0;
+	if (st == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*gen = sqlite3_column_int64(st, 0);
+		*prev_until = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 404 : 500;
+}
+
+int
+webhook_secret_rotate(struct db *db, const unsigned char master[CB_KEYLEN],
+    const char *tenant_id, char hex[65], int64_t *prev_until)
+{
+	static const char sql[] =
+	    "UPDATE tenants SET webhook_gen = webhook_gen + 1, webhook_prev_until = ?2,"
+	    " updated_at = ?3 WHERE id = ?1 RETURNING webhook_gen";
+	int64_t now = now_unix_ms(), gen;
+	sqlite3_stmt *st = db_prep(db, sql);
+	int rc;
+
+	if (st == NULL)
+		return 500;
+	*prev_until = now + WEBHOOK_SECRET_OVERLAP_MS;
+	sqlite3_bind_text(st, 1, tenant_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, *prev_until);
+	sqlite3_bind_int64(st, 3, now);
+	rc = sqlite3_step(st);
+	gen = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return 500;
+	if (gen == 0)
+		return 404;
+	webhook_secret(master, tenant_id, gen, hex);
+	return 0;
 }
 
 int
@@ -66,9 +126,10 @@ discard(char *p, size_t size, size_t n, void *arg)
 static int
 deliver(const struct cb_config *cfg, const char *url, const char *body,
     const char *event, const char *delivery, const char *signature,
-    char *why, size_t whylen)
+    const char *previous, char *why, size_t whylen)
 {
-	char pin[OUTBOUND_PIN_MAX], hdr[4][160];
+	char pin[OUTBOUND_PIN_MAX], hdr[5][160];
+	int nh = 4;
 	struct curl_slist *headers = NULL, *resolve = NULL;
 	int rc = -1;
 	long status = 0;
@@ -87,8 +148,11 @@ deliver(const struct cb_config *cfg, const char *url, const char *body,
 	snprintf(hdr[1], sizeof hdr[1], "X-Cubby-Delivery: %s", delivery);
 	snprintf(hdr[2], sizeof hdr[2], "X-Cubby-Signature: sha256=%s", signature);
 	snprintf(hdr[3], sizeof hdr[3], "User-Agent: cubby/%s", PACKAGE_VERSION);
+	/* While a rotation overlaps, the old secret's signature too. */
+	if (previous != NULL)
+		snprintf(hdr[nh++], sizeof hdr[4], "X-Cubby-Signature-Previous: sha256=%s", previous);
 	headers = curl_slist_append(headers, "Content-Type: application/json");
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < nh; i++)
 		headers = curl_slist_append(headers, hdr[i]);
 	if (*pin)
 		resolve = curl_slist_append(resolve, pin);
@@ -210,11 +274,22 @@ webhook_run_due(struct db *db, const struct cb_config *cfg,
 			rc = -1;
 			attempts = WEBHOOK_ATTEMPTS;
 		} else {
-			webhook_secret(master, tenant, secret);
+			int64_t gen, prev_until;
+			char prev[65];
+			int overlap;
+			(void)secret_state(db, tenant, &gen, &prev_until);
+			overlap = gen > 0 && prev_until > now_unix_ms();
+			webhook_secret(master, tenant, gen, secret);
 			hmac_sha256(secret, 64, body, strlen(body), mac);
 			hex_encode(sig, mac, sizeof mac);
+			if (overlap) {
+				webhook_secret(master, tenant, gen - 1, secret);
+				hmac_sha256(secret, 64, body, strlen(body), mac);
+				hex_encode(prev, mac, sizeof mac);
+			}
 			snprintf(delivery, sizeof delivery, "%lld", (long long)id);
-			rc = deliver(cfg, url, body, event, delivery, sig, why, sizeof why);
+			rc = deliver(cfg, url, body, event, delivery, sig, overlap ? prev : NULL,
+			    why, sizeof why);
 			memset(secret, 0, sizeof secret);
 		}
 		if (rc != 0)

@@ -40,6 +40,7 @@ usage(FILE *f)
 	    "  tenant show ID|NAME  one tenant and its keys\n"
 	    "  tenant update ID|NAME [--name N] [--quota BYTES] [--types T,...]\n"
 	    "  tenant delete ID|NAME  the tenant, its keys, files and their bytes\n"
+	    "  tenant rotate-webhook-secret ID|NAME  a new webhook secret (the old signs a day more)\n"
 	    "  key create ID|NAME --name NAME --scope read|write|admin\n"
 	    "                     a new API key for a tenant (printed once)\n"
 	    "  key list ID|NAME   a tenant's keys (never the keys themselves)\n"
@@ -358,7 +359,7 @@ cmd_tenant(const struct cb_config *cfg, int argc, char **argv)
 		}
 		char secret[65];
 		print_tenant(NULL, &t);
-		webhook_secret(master, t.id, secret);
+		webhook_secret(master, t.id, t.webhook_gen, secret);
 		printf("allowed types %s\nwebhook secret %s\nkeys:\n", t.allowed_types, secret);
 		rc = apikey_each(db, &a, t.id, print_key, NULL) ? 1 : 0;
 	} else if (strcmp(argv[0], "update") == 0 && argc >= 2) {
@@ -388,6 +389,22 @@ cmd_tenant(const struct cb_config *cfg, int argc, char **argv)
 			goto out;
 		}
 		print_tenant(NULL, &t);
+		rc = 0;
+	} else if (strcmp(argv[0], "rotate-webhook-secret") == 0 && argc >= 2) {
+		char secret[65], iso[32];
+		int64_t until;
+		if (tenant_find(db, &a, argv[1], &t) != 0) {
+			fprintf(stderr, "cubbyctl: no tenant '%s'\n", argv[1]);
+			goto out;
+		}
+		if (webhook_secret_rotate(db, master, t.id, secret, &until) != 0) {
+			fprintf(stderr, "cubbyctl: the webhook secret could not be rotated\n");
+			goto out;
+		}
+		fmt_iso8601_ms(iso, sizeof iso, until);
+		printf("webhook secret %s\n(the previous one also signs deliveries until %s)\n",
+		    secret, iso);
+		memset(secret, 0, sizeof secret);
 		rc = 0;
 	} else if (strcmp(argv[0], "delete") == 0 && argc >= 2) {
 		/* everything goes: keys, workspaces, spaces, files and bytes */

@@ -29,6 +29,7 @@ const struct route cb_routes[] = {
 	{ "GET",    "/api/v1/files/{fileId}/permanent-url",            file_permanent_url,        AUTH_TENANT, SCOPE_READ,  BODY_NONE, DIALECT_FILE },
 	{ "POST",   "/api/v1/admin/tenants",                           file_admin_tenant_create,  AUTH_ADMIN,  SCOPE_NONE,  65536,     DIALECT_FILE },
 	{ "POST",   "/api/v1/admin/tenants/{tenantId}/regenerate-key", file_admin_regenerate_key, AUTH_ADMIN,  SCOPE_NONE,  BODY_NONE, DIALECT_FILE },
+	{ "POST",   "/api/v1/admin/tenants/{tenantId}/rotate-webhook-secret", file_admin_rotate_webhook_secret, AUTH_ADMIN, SCOPE_NONE, BODY_NONE, DIALECT_FILE },
 	/* Storage Brain's admin routes beyond the document (its SDK calls them) */
 	{ "GET",    "/api/v1/admin/tenants",                           file_admin_tenant_list,    AUTH_ADMIN,  SCOPE_NONE,  BODY_NONE, DIALECT_FILE },
 	{ "GET",    "/api/v1/admin/tenants/{tenantId}",                file_admin_tenant_get,     AUTH_ADMIN,  SCOPE_NONE,  BODY_NONE, DIALECT_FILE },

@@ -250,8 +250,12 @@ const char *const db_migrations[] = {
 	"ALTER TABLE objects ADD COLUMN processing_error TEXT;",
 
 	/* 9: when a tenant was last changed (the file API's admin routes
-	 * show updatedAt); NULL: never since it was created. */
-	"ALTER TABLE tenants ADD COLUMN updated_at INTEGER;",
+	 * show updatedAt; NULL: never since it was created); the generation
+	 * of its webhook secret, and until when (ms) the one before still
+	 * signs deliveries beside it. */
+	"ALTER TABLE tenants ADD COLUMN updated_at INTEGER;"
+	"ALTER TABLE tenants ADD COLUMN webhook_gen INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tenants ADD COLUMN webhook_prev_until INTEGER;",
 };
 
 /* The schema this binary speaks: one version per step, never kept by hand. */

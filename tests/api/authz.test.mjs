@@ -97,6 +97,7 @@ const ROWS = {
   'POST /api/v1/admin/tenants': { body: { name: 'x' } },
   'POST /api/v1/admin/tenants/{tenantId}/regenerate-key': { p: (F) => ({ tenantId: F.tenant }) },
   'GET /api/v1/files/{fileId}/permanent-url': { p: (F) => ({ fileId: F.file }) },
+  'POST /api/v1/admin/tenants/{tenantId}/rotate-webhook-secret': { p: (F) => ({ tenantId: F.tenant }) },
   'GET /api/v1/admin/tenants': {},
   'GET /api/v1/admin/tenants/{tenantId}': { p: (F) => ({ tenantId: F.tenant }) },
   'PATCH /api/v1/admin/tenants/{tenantId}': { p: (F) => ({ tenantId: F.tenant }), body: { name: 'taken-over' } },

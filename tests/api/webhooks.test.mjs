@@ -116,6 +116,37 @@ test('file.failed when an upload with a webhook expires', async () => {
   assert.equal(JSON.parse(h.body).file.processingStatus, 'failed');
 });
 
+test('the webhook secret rotates: both signatures during the overlap, then only the new one', async () => {
+  status = 200;
+  const t = await api(open, 'POST', '/api/v1/admin/tenants', open.adminKey, { name: 'hooks-rotate' });
+  const sig = (secret, body) => `sha256=${crypto.createHmac('sha256', secret).update(body).digest('hex')}`;
+  const rot = await api(open, 'POST', `/api/v1/admin/tenants/${t.id}/rotate-webhook-secret`, open.adminKey);
+  assert.match(rot.webhookSecret, /^[0-9a-f]{64}$/);
+  assert.notEqual(rot.webhookSecret, t.webhookSecret);
+  assert.ok(Date.parse(rot.previousSecretValidUntil) > Date.now() + 23 * 3600e3, rot.previousSecretValidUntil);
+  let id = await uploadWithHook(open, t.apiKey, `http://127.0.0.1:${port}/rot1`);
+  let [h] = await waitHits((x) => x.body.includes(id), 1, 5000);
+  assert.equal(h.headers['x-cubby-signature'], sig(rot.webhookSecret, h.body), 'the new secret signs');
+  assert.equal(h.headers['x-cubby-signature-previous'], sig(t.webhookSecret, h.body), 'and the old one beside it');
+  // cubbyctl shows the current secret; the regenerated API key leaves it be
+  assert.match(open.ctl('tenant', 'show', t.id).stdout, new RegExp(`webhook secret ${rot.webhookSecret}`));
+  // once the overlap is over, the old one is gone
+  spawnSync('sqlite3', [path.join(open.dirs.localstatedir, 'lib/cubby/cubby.db'), `UPDATE tenants SET webhook_prev_until = 1 WHERE id = '${t.id}'`]);
+  id = await uploadWithHook(open, t.apiKey, `http://127.0.0.1:${port}/rot2`);
+  [h] = await waitHits((x) => x.body.includes(id), 1, 5000);
+  assert.equal(h.headers['x-cubby-signature'], sig(rot.webhookSecret, h.body));
+  assert.equal(h.headers['x-cubby-signature-previous'], undefined);
+  // cubbyctl rotates too; unknown tenants and tenant keys are refused
+  const c = open.ctl('tenant', 'rotate-webhook-secret', t.id);
+  assert.equal(c.status, 0, c.stderr);
+  const again = /webhook secret ([0-9a-f]{64})/.exec(c.stdout)[1];
+  assert.notEqual(again, rot.webhookSecret);
+  const r404 = await fetch(open.fronts[0].base + '/api/v1/admin/tenants/00000000-0000-4000-8000-000000000000/rotate-webhook-secret', { method: 'POST', headers: { Authorization: `Bearer ${open.adminKey}` } });
+  assert.equal(r404.status, 404);
+  const r401 = await fetch(open.fronts[0].base + `/api/v1/admin/tenants/${t.id}/rotate-webhook-secret`, { method: 'POST', headers: { Authorization: `Bearer ${t.apiKey}` } });
+  assert.equal(r401.status, 401);
+});
+
 test('the SSRF guard refuses internal addresses unless allowed', async () => {
   const t = await api(guarded, 'POST', '/api/v1/admin/tenants', guarded.adminKey, { name: 'ssrf' });
   const ids = [];
