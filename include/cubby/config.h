@@ -47,6 +47,7 @@ struct cb_config {
 	char *download_offload; /* off | auto | x-sendfile | x-accel-redirect */
 	char *accel_prefix;     /* nginx internal location of data_dir/blobs */
 	long long rate_limit_ip;    /* requests per window per client address, 0 = off */
+	long long kv_bucket_create_limit; /* anonymous bucket creations per hour per address, 0 = off */
 	long long rate_limit_key;   /* requests per window per credential, 0 = off */
 	long long rate_limit_window;/* seconds */
 	int media;              /* make thumbnails and previews */

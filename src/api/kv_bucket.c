@@ -10,6 +10,7 @@
 #include "api/kv_api.h"
 #include "cubby/api.h"
 #include "cubby/kv.h"
+#include "cubby/ratelimit.h"
 #include "cubby/server.h"
 #include "cubby/util.h"
 
@@ -43,6 +44,18 @@ kv_api_bucket_create(struct cb_req *r)
 	const char *why = "";
 	int rc;
 
+	/* Creating a bucket needs no credential (the document): how many one
+	 * client address may make is bounded, kv_bucket_create_limit an hour. */
+	if (r->ctx->cfg->kv_bucket_create_limit > 0) {
+		const char *addr = req_env(r, "REMOTE_ADDR");
+		int rem, reset, wait = ratelimit_hit(arena_printf(r->a, "kv-create\n%s",
+		    addr ? addr : "-"), (int)r->ctx->cfg->kv_bucket_create_limit, 3600, &rem, &reset);
+		if (wait > 0) {
+			resp_header(r, "Retry-After", arena_printf(r->a, "%d", wait));
+			return req_fail(r, 429, "too_many_requests",
+			    "too many buckets created from this address: try again later");
+		}
+	}
 	if (form(r, &p, &n) != 0)
 		return -1;
 	memset(&s, 0, sizeof s);

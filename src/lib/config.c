@@ -75,6 +75,7 @@ static const struct ckey keys[] = {
 	{ "download_offload", C_STR, F(download_offload), "off", 0, 0 },
 	{ "accel_prefix",    C_STR,  F(accel_prefix),    "/_cubby_blobs", 0, 0 },
 	{ "rate_limit_ip",   C_INT,  F(rate_limit_ip),   "0", 0, 1000000000 },
+	{ "kv_bucket_create_limit", C_INT, F(kv_bucket_create_limit), "300", 0, 1000000000 },
 	{ "rate_limit_key",  C_INT,  F(rate_limit_key),  "0", 0, 1000000000 },
 	{ "rate_limit_window", C_INT, F(rate_limit_window), "60", 1, 86400 },
 	{ "media",           C_BOOL, F(media),           "on", 0, 1 },

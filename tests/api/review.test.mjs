@@ -183,3 +183,19 @@ test('absolute URLs and the Host header: a loud warning without public_url; allo
     }
   } finally { await pinned.stop(); }
 });
+
+test('anonymous bucket creation is limited per client address (kv_bucket_create_limit an hour)', async () => {
+  const s = await new Stack({ config: { kv_bucket_create_limit: 3 } }).start();
+  try {
+    const make = (f) => fetch(f.base + '/api/v1/', { method: 'POST', body: new URLSearchParams({ email: 'o@example.com' }) });
+    const got = [];
+    for (let i = 0; i < 5; i++) got.push(await make(s.fronts[i % 2]));
+    assert.deepEqual(got.map((r) => r.status), [200, 200, 200, 429, 429], 'the limit is the pool\'s, through both web servers');
+    const r = got[3];
+    assert.ok(Number(r.headers.get('retry-after')) > 0);
+    assert.deepEqual(await r.json(), { error: { code: 429, message: 'too_many_requests' } });
+    // everything else on the buckets goes on
+    const id = await got[0].text();
+    assert.equal((await fetch(`${s.fronts[0].base}/api/v1/${id}/k`, { method: 'PUT', body: '1' })).status, 200);
+  } finally { await s.stop(); }
+});
