@@ -48,6 +48,10 @@ struct cb_config {
 	char *accel_prefix;     /* nginx internal location of data_dir/blobs */
 	long long rate_limit_ip;    /* requests per window per client address, 0 = off */
 	long long kv_bucket_create_limit; /* anonymous bucket creations per hour per address, 0 = off */
+	long long kv_bucket_max_keys;  /* keys one KV bucket may hold, 0 = no limit */
+	long long kv_bucket_max_bytes; /* bytes (keys and values) one bucket may hold */
+	long long kv_max_keys;         /* keys all buckets together may hold */
+	long long kv_max_bytes;        /* bytes all buckets together may hold */
 	long long rate_limit_key;   /* requests per window per credential, 0 = off */
 	long long rate_limit_window;/* seconds */
 	int media;              /* make thumbnails and previews */

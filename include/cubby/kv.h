@@ -108,12 +108,25 @@ int kv_allowed(const struct kv_access *acc, unsigned perm, const char *key,
 int kv_list_scope(const struct kv_access *acc, unsigned perm,
     const char *prefix, const char **eff);
 
+/* What the key-value store may hold (0 = no limit): per bucket, and for
+ * all buckets together. Keys and bytes (a key's bytes plus its value's)
+ * are counted by the database as entries are written, removed and swept;
+ * an expired key counts until the sweep removes it. A write that would
+ * take a count past its limit is refused whole with 507; one that does
+ * not grow a count (an overwrite as large or smaller, a delete) always
+ * passes, so a bucket over a lowered limit can still shrink. */
+struct kv_limits {
+	int64_t bucket_keys, bucket_bytes;
+	int64_t total_keys, total_bytes;
+};
+
 /* Infer a stored value from a request body and its Content-Type. */
 int kv_infer(struct arena *a, const char *ctype, const char *body,
     size_t len, struct kv_value *out, const char **why);
 /* Store key (ttl < 0: the bucket default; 0: no expiry). */
-int kv_put(struct db *db, const struct kv_bucket *b, const char *key,
-    size_t keylen, const struct kv_value *v, int64_t ttl, const char **why);
+int kv_put(struct db *db, const struct kv_limits *lim, const struct kv_bucket *b,
+    const char *key, size_t keylen, const struct kv_value *v, int64_t ttl,
+    const char **why);
 /* 0 found (value in arena memory), 404 missing or expired, 500. */
 int kv_get(struct db *db, struct arena *a, const char *bucket, const char *key,
     size_t keylen, struct kv_value *out);
@@ -122,9 +135,10 @@ int kv_delete(struct db *db, const char *bucket, const char *key,
     size_t keylen);
 /* Add the signed delta ("+N"/"-N") atomically; ttl as kv_put, but an
  * existing key keeps its expiry when ttl < 0. The new value in *out. */
-int kv_incr(struct db *db, struct arena *a, const struct kv_bucket *b,
-    const char *key, size_t keylen, const char *delta, size_t dlen,
-    int64_t ttl, struct kv_value *out, const char **why);
+int kv_incr(struct db *db, const struct kv_limits *lim, struct arena *a,
+    const struct kv_bucket *b, const char *key, size_t keylen,
+    const char *delta, size_t dlen, int64_t ttl, struct kv_value *out,
+    const char **why);
 
 /* Room a number needs written out without an exponent (5e-324). */
 #define KV_NUM_MAX 400
@@ -160,8 +174,9 @@ struct kv_op {
 int kv_txn_parse(struct arena *a, const char *body, size_t len,
     struct kv_op **ops, size_t *n, const char **why);
 /* Check every op against acc, then apply all or nothing. */
-int kv_txn_apply(struct db *db, const struct kv_access *acc,
-    const struct kv_op *ops, size_t n, const char **why);
+int kv_txn_apply(struct db *db, const struct kv_limits *lim,
+    const struct kv_access *acc, const struct kv_op *ops, size_t n,
+    const char **why);
 
 /* Mint a token (HS256 JWT) for prefix/perms/ttl with the bucket's signing
  * key: 0 with the token in *out, 503 without a signing key, 400. */

@@ -76,6 +76,19 @@ kv_access_of(struct cb_req *r)
 	return r->principal;
 }
 
+const struct kv_limits *
+kv_limits_of(struct cb_req *r)
+{
+	const struct cb_config *cfg = r->ctx->cfg;
+	struct kv_limits *l = arena_alloc(r->a, sizeof *l);
+
+	l->bucket_keys = cfg->kv_bucket_max_keys;
+	l->bucket_bytes = cfg->kv_bucket_max_bytes;
+	l->total_keys = cfg->kv_max_keys;
+	l->total_bytes = cfg->kv_max_bytes;
+	return l;
+}
+
 int
 kv_fail(struct cb_req *r, int status, const char *why)
 {

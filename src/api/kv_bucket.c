@@ -193,7 +193,8 @@ kv_api_txn(struct cb_req *r)
 	if (req_body(r, (size_t)r->body_limit, &body, &len) != 0)
 		return -1;
 	if ((rc = kv_txn_parse(r->a, body, len, &ops, &n, &why)) != 0 ||
-	    (rc = kv_txn_apply(ctx_db(r->ctx), kv_access_of(r), ops, n, &why)) != 0)
+	    (rc = kv_txn_apply(ctx_db(r->ctx), kv_limits_of(r), kv_access_of(r),
+	    ops, n, &why)) != 0)
 		return kv_fail(r, rc, why);
 	return resp_empty(r, 204);
 }

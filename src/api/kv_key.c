@@ -64,7 +64,7 @@ kv_api_put(struct cb_req *r)
 	if (ttl == -2 || req_body(r, KV_VALUE_MAX, &body, &len) != 0)
 		return -1;
 	if ((rc = kv_infer(r->a, req_header(r, "Content-Type"), body, len, &v, &why)) != 0 ||
-	    (rc = kv_put(ctx_db(r->ctx), &kv_access_of(r)->b, key, strlen(key), &v, ttl, &why)) != 0)
+	    (rc = kv_put(ctx_db(r->ctx), kv_limits_of(r), &kv_access_of(r)->b, key, strlen(key), &v, ttl, &why)) != 0)
 		return kv_fail(r, rc, why);
 	return send_value(r, 200, &v);
 }
@@ -90,8 +90,8 @@ kv_api_incr(struct cb_req *r)
 
 	if (ttl == -2 || req_body(r, KV_VALUE_MAX, &body, &len) != 0)
 		return -1;
-	rc = kv_incr(ctx_db(r->ctx), r->a, &kv_access_of(r)->b, key, strlen(key),
-	    body, len, ttl, &v, &why);
+	rc = kv_incr(ctx_db(r->ctx), kv_limits_of(r), r->a, &kv_access_of(r)->b,
+	    key, strlen(key), body, len, ttl, &v, &why);
 	return rc ? kv_fail(r, rc, why) : send_value(r, 200, &v);
 }
 

@@ -874,14 +874,124 @@ key_ok(const char *key, size_t keylen, const char **why)
 	return 1;
 }
 
-int
-kv_put(struct db *db, const struct kv_bucket *b, const char *key,
-    size_t keylen, const struct kv_value *v, int64_t ttl, const char **why)
+/* ---- limits ---------------------------------------------------------- */
+
+/* What a bucket holds, as the triggers on kv_entries count it. */
+struct usage {
+	int64_t keys, bytes;
+};
+
+static int
+limited(const struct kv_limits *lim)
 {
+	return lim != NULL && (lim->bucket_keys > 0 || lim->bucket_bytes > 0 ||
+	    lim->total_keys > 0 || lim->total_bytes > 0);
+}
+
+static int
+bucket_usage(struct db *db, const char *bucket, struct usage *u)
+{
+	static const char sql[] =
+	    "SELECT used_keys, used_bytes FROM kv_buckets WHERE id = ?1";
+	sqlite3_stmt *st = db_prep(db, sql);
+	int rc;
+
+	if (st == NULL)
+		return 500;
+	sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		u->keys = sqlite3_column_int64(st, 0);
+		u->bytes = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : 500;
+}
+
+/* Inside the write transaction, after the writes: 0 when no count grew
+ * past its limit, 507 (why set), or 500. */
+static int
+within_limits(struct db *db, const struct kv_limits *lim, const char *bucket,
+    const struct usage *before, const char **why)
+{
+	static const char total_sql[] =
+	    "SELECT coalesce(sum(keys), 0), coalesce(sum(bytes), 0) FROM kv_usage";
+	struct usage now, all;
+	sqlite3_stmt *st;
+	int more_keys, more_bytes, rc;
+
+	if (!limited(lim))
+		return 0;
+	if ((rc = bucket_usage(db, bucket, &now)) != 0)
+		return rc;
+	more_keys = now.keys > before->keys;
+	more_bytes = now.bytes > before->bytes;
+	if (more_keys && lim->bucket_keys > 0 && now.keys > lim->bucket_keys) {
+		*why = "the bucket holds as many keys as it may";
+		return 507;
+	}
+	if (more_bytes && lim->bucket_bytes > 0 && now.bytes > lim->bucket_bytes) {
+		*why = "the bucket holds as many bytes as it may";
+		return 507;
+	}
+	if (!(more_keys && lim->total_keys > 0) && !(more_bytes && lim->total_bytes > 0))
+		return 0;
+	if ((st = db_prep(db, total_sql)) == NULL)
+		return 500;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		all.keys = sqlite3_column_int64(st, 0);
+		all.bytes = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return 500;
+	if ((more_keys && lim->total_keys > 0 && all.keys > lim->total_keys) ||
+	    (more_bytes && lim->total_bytes > 0 && all.bytes > lim->total_bytes)) {
+		*why = "the key-value store holds as much as it may";
+		return 507;
+	}
+	return 0;
+}
+
+/* Open a write transaction and, when there are limits, note what the
+ * bucket holds before it (for within_limits). */
+static int
+begin_counted(struct db *db, const struct kv_limits *lim, const char *bucket,
+    struct usage *before)
+{
+	int rc = 0;
+
+	if (db_begin(db) != 0)
+		return 500;
+	if (limited(lim) && (rc = bucket_usage(db, bucket, before)) != 0)
+		db_rollback(db);
+	return rc;
+}
+
+int
+kv_put(struct db *db, const struct kv_limits *lim, const struct kv_bucket *b,
+    const char *key, size_t keylen, const struct kv_value *v, int64_t ttl,
+    const char **why)
+{
+	int64_t expires = expiry(ttl < 0 ? b->default_ttl : ttl, now_unix_ms());
+	struct usage before = { 0, 0 };
+	int rc;
+
 	if (!key_ok(key, keylen, why))
 		return 400;
-	return put_row(db, b->id, key, keylen, v,
-	    expiry(ttl < 0 ? b->default_ttl : ttl, now_unix_ms()));
+	if (!limited(lim))   /* one statement: its own transaction */
+		return put_row(db, b->id, key, keylen, v, expires);
+	if ((rc = begin_counted(db, lim, b->id, &before)) != 0)
+		return rc;
+	if ((rc = put_row(db, b->id, key, keylen, v, expires)) != 0 ||
+	    (rc = within_limits(db, lim, b->id, &before, why)) != 0) {
+		db_rollback(db);
+		return rc;
+	}
+	if (db_commit(db) != 0) {
+		db_rollback(db);
+		return 500;
+	}
+	return 0;
 }
 
 /* sql (a literal) with ?1 bucket, ?2 key, ?3 now in ms bound; or NULL. */
@@ -962,11 +1072,13 @@ kv_delete(struct db *db, const char *bucket, const char *key, size_t keylen)
 }
 
 int
-kv_incr(struct db *db, struct arena *a, const struct kv_bucket *b,
-    const char *key, size_t keylen, const char *delta, size_t dlen,
-    int64_t ttl, struct kv_value *out, const char **why)
+kv_incr(struct db *db, const struct kv_limits *lim, struct arena *a,
+    const struct kv_bucket *b, const char *key, size_t keylen,
+    const char *delta, size_t dlen, int64_t ttl, struct kv_value *out,
+    const char **why)
 {
 	struct kv_value d, cur;
+	struct usage before = { 0, 0 };
 	int64_t expires = 0, now = now_unix_ms();
 	int rc;
 
@@ -982,8 +1094,8 @@ kv_incr(struct db *db, struct arena *a, const struct kv_bucket *b,
 		*why = "the body must be a signed number: +N or -N";
 		return 400;
 	}
-	if (db_begin(db) != 0)
-		return 500;
+	if ((rc = begin_counted(db, lim, b->id, &before)) != 0)
+		return rc;
 	rc = get_row(db, a, b->id, key, keylen, &cur, &expires);
 	/* A number stored as text or JSON ("0" from a client that sends
 	 * text/plain) counts as that number. */
@@ -1018,7 +1130,8 @@ kv_incr(struct db *db, struct arena *a, const struct kv_bucket *b,
 	}
 	if (rc == 0 && ttl >= 0)
 		expires = expiry(ttl, now);
-	if ((rc = put_row(db, b->id, key, keylen, out, expires)) != 0)
+	if ((rc = put_row(db, b->id, key, keylen, out, expires)) != 0 ||
+	    (rc = within_limits(db, lim, b->id, &before, why)) != 0)
 		goto fail;
 	if (db_commit(db) != 0) {
 		rc = 500;
@@ -1221,10 +1334,12 @@ out:
 }
 
 int
-kv_txn_apply(struct db *db, const struct kv_access *acc, const struct kv_op *ops,
-    size_t n, const char **why)
+kv_txn_apply(struct db *db, const struct kv_limits *lim,
+    const struct kv_access *acc, const struct kv_op *ops, size_t n,
+    const char **why)
 {
 	int64_t now = now_unix_ms();
+	struct usage before = { 0, 0 };
 	int rc;
 
 	/* Every key is checked before anything is written. */
@@ -1234,8 +1349,8 @@ kv_txn_apply(struct db *db, const struct kv_access *acc, const struct kv_op *ops
 			*why = "the credential may not touch one of the keys";
 			return rc;
 		}
-	if (db_begin(db) != 0)
-		return 500;
+	if ((rc = begin_counted(db, lim, acc->b.id, &before)) != 0)
+		return rc;
 	for (size_t i = 0; i < n; i++) {
 		const struct kv_op *op = &ops[i];
 		int deleted;
@@ -1248,6 +1363,10 @@ kv_txn_apply(struct db *db, const struct kv_access *acc, const struct kv_op *ops
 			db_rollback(db);
 			return rc;
 		}
+	}
+	if ((rc = within_limits(db, lim, acc->b.id, &before, why)) != 0) {
+		db_rollback(db);
+		return rc;
 	}
 	if (db_commit(db) != 0) {
 		db_rollback(db);

@@ -289,6 +289,19 @@ static const char *const total_checks[][2] = {
 	  "SELECT w.id, w.file_count, (SELECT count(*) FROM objects o WHERE o.workspace_id = w.id"
 	  " AND o.state = 'completed' AND o.deleted_at IS NULL) AS want"
 	  " FROM workspaces w WHERE w.file_count != want" },
+	{ "kv bucket %s: used_keys %lld, but it holds %lld keys",
+	  "SELECT b.id, b.used_keys, (SELECT count(*) FROM kv_entries e"
+	  " WHERE e.bucket_id = b.id) AS want FROM kv_buckets b WHERE b.used_keys != want" },
+	{ "kv bucket %s: used_bytes %lld, but its keys and values hold %lld",
+	  "SELECT b.id, b.used_bytes, (SELECT coalesce(sum(length(e.key) +"
+	  " coalesce(length(CAST(e.value AS BLOB)), 0)), 0) FROM kv_entries e"
+	  " WHERE e.bucket_id = b.id) AS want FROM kv_buckets b WHERE b.used_bytes != want" },
+	{ "kv usage shard %s: keys %lld, but its buckets hold %lld",
+	  "SELECT u.shard, u.keys, (SELECT coalesce(sum(used_keys), 0) FROM kv_buckets b"
+	  " WHERE unicode(b.id) % 16 = u.shard) AS want FROM kv_usage u WHERE u.keys != want" },
+	{ "kv usage shard %s: bytes %lld, but its buckets hold %lld",
+	  "SELECT u.shard, u.bytes, (SELECT coalesce(sum(used_bytes), 0) FROM kv_buckets b"
+	  " WHERE unicode(b.id) % 16 = u.shard) AS want FROM kv_usage u WHERE u.bytes != want" },
 };
 
 int
@@ -526,8 +539,9 @@ ctl_stats(const struct cb_config *cfg, struct db *db)
 	    one(db, "SELECT count(*) FROM objects WHERE deleted_at IS NOT NULL"));
 	printf("spaces               %lld (%lld publications)\n",
 	    one(db, "SELECT count(*) FROM spaces"), one(db, "SELECT count(*) FROM publications"));
-	printf("kv buckets           %lld (%lld keys)\n",
-	    one(db, "SELECT count(*) FROM kv_buckets"), one(db, "SELECT count(*) FROM kv_entries"));
+	printf("kv buckets           %lld (%lld keys, %lld bytes)\n",
+	    one(db, "SELECT count(*) FROM kv_buckets"), one(db, "SELECT sum(keys) FROM kv_usage"),
+	    one(db, "SELECT sum(bytes) FROM kv_usage"));
 	printf("jobs queued          %lld (%lld failed)\n",
 	    one(db, "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"),
 	    one(db, "SELECT count(*) FROM jobs WHERE state = 'failed'"));

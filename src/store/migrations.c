@@ -256,6 +256,58 @@ const char *const db_migrations[] = {
 	"ALTER TABLE tenants ADD COLUMN updated_at INTEGER;"
 	"ALTER TABLE tenants ADD COLUMN webhook_gen INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE tenants ADD COLUMN webhook_prev_until INTEGER;",
+
+	/* 10: what the key-value store holds, counted as it is written: keys
+	 * and bytes (key plus value) per bucket, and for all buckets in 16
+	 * shards (by the bucket id's first character, so no one row is
+	 * every write's). The limits (struct kv_limits) are checked against
+	 * these inside each write's transaction. A bucket's delete cascades
+	 * to its entries, whose trigger takes them off the shard. */
+	"ALTER TABLE kv_buckets ADD COLUMN used_keys INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE kv_buckets ADD COLUMN used_bytes INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE kv_usage ("
+	"  shard INTEGER PRIMARY KEY,"
+	"  keys INTEGER NOT NULL,"
+	"  bytes INTEGER NOT NULL"
+	");"
+	"WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 15)"
+	"  INSERT INTO kv_usage (shard, keys, bytes) SELECT i, 0, 0 FROM s;"
+	"CREATE TRIGGER kv_entries_count_ins AFTER INSERT ON kv_entries BEGIN"
+	"  UPDATE kv_buckets SET used_keys = used_keys + 1, used_bytes = used_bytes +"
+	"    length(new.key) + coalesce(length(CAST(new.value AS BLOB)), 0)"
+	"  WHERE id = new.bucket_id;"
+	"  UPDATE kv_usage SET keys = keys + 1, bytes = bytes +"
+	"    length(new.key) + coalesce(length(CAST(new.value AS BLOB)), 0)"
+	"  WHERE shard = unicode(new.bucket_id) % 16;"
+	"END;"
+	"CREATE TRIGGER kv_entries_count_upd AFTER UPDATE OF value ON kv_entries BEGIN"
+	"  UPDATE kv_buckets SET used_bytes = used_bytes +"
+	"    coalesce(length(CAST(new.value AS BLOB)), 0) -"
+	"    coalesce(length(CAST(old.value AS BLOB)), 0)"
+	"  WHERE id = new.bucket_id;"
+	"  UPDATE kv_usage SET bytes = bytes +"
+	"    coalesce(length(CAST(new.value AS BLOB)), 0) -"
+	"    coalesce(length(CAST(old.value AS BLOB)), 0)"
+	"  WHERE shard = unicode(new.bucket_id) % 16;"
+	"END;"
+	"CREATE TRIGGER kv_entries_count_del AFTER DELETE ON kv_entries BEGIN"
+	"  UPDATE kv_buckets SET used_keys = used_keys - 1, used_bytes = used_bytes -"
+	"    length(old.key) - coalesce(length(CAST(old.value AS BLOB)), 0)"
+	"  WHERE id = old.bucket_id;"
+	"  UPDATE kv_usage SET keys = keys - 1, bytes = bytes -"
+	"    length(old.key) - coalesce(length(CAST(old.value AS BLOB)), 0)"
+	"  WHERE shard = unicode(old.bucket_id) % 16;"
+	"END;"
+	"UPDATE kv_buckets SET"
+	"  used_keys = (SELECT count(*) FROM kv_entries e WHERE e.bucket_id = kv_buckets.id),"
+	"  used_bytes = (SELECT coalesce(sum(length(e.key) +"
+	"    coalesce(length(CAST(e.value AS BLOB)), 0)), 0)"
+	"    FROM kv_entries e WHERE e.bucket_id = kv_buckets.id);"
+	"UPDATE kv_usage SET"
+	"  keys = (SELECT coalesce(sum(used_keys), 0) FROM kv_buckets b"
+	"    WHERE unicode(b.id) % 16 = kv_usage.shard),"
+	"  bytes = (SELECT coalesce(sum(used_bytes), 0) FROM kv_buckets b"
+	"    WHERE unicode(b.id) % 16 = kv_usage.shard);",
 };
 
 /* The schema this binary speaks: one version per step, never kept by hand. */

@@ -199,3 +199,105 @@ test('anonymous bucket creation is limited per client address (kv_bucket_create_
     assert.equal((await fetch(`${s.fronts[0].base}/api/v1/${id}/k`, { method: 'PUT', body: '1' })).status, 200);
   } finally { await s.stop(); }
 });
+
+test('what key-value buckets hold is bounded: keys and bytes per bucket and for all buckets (507, nothing half-written)', async () => {
+  const s = await new Stack({ config: { kv_bucket_max_keys: 3, kv_bucket_max_bytes: 200, kv_max_keys: 5, kv_max_bytes: 100000 } }).start();
+  try {
+    const [ln, ng] = s.fronts;
+    const full = { error: { code: 507, message: 'insufficient_storage' } };
+    const make = async (f) => { const r = await fetch(f.base + '/api/v1/', { method: 'POST', body: new URLSearchParams({ email: 'o@example.com', default_ttl: '0' }) }); assert.equal(r.status, 200); return r.text(); };
+    const kv = (f, b, method, k, body, q = '') => req(f.base, method, `/api/v1/${b}${k === null ? '' : '/' + k}${q}`, { body });
+    const b1 = await make(ln);
+    // three keys, one through each web server and a transaction
+    assert.equal((await kv(ln, b1, 'PUT', 'a', 'x')).status, 200);
+    assert.equal((await kv(ng, b1, 'PUT', 'b', 'x')).status, 200);
+    assert.equal((await kv(ln, b1, 'POST', null, { txn: [{ set: 'c', value: 'x' }] })).status, 204);
+    // a fourth: by PUT, by a counter, by a transaction, through both
+    for (const f of s.fronts) {
+      let r = await kv(f, b1, 'PUT', 'd', 'x');
+      assert.equal(r.status, 507, `${f.name}: ${r.text}`);
+      assert.deepEqual(r.json, full);
+      r = await kv(f, b1, 'PATCH', 'n', '+1');
+      assert.equal(r.status, 507, `${f.name} counter: ${r.text}`);
+      // all or nothing: the transaction's overwrite of a does not happen either
+      r = await kv(f, b1, 'POST', null, { txn: [{ set: 'a', value: 'changed' }, { set: 'e', value: 'x' }] });
+      assert.equal(r.status, 507, `${f.name} txn: ${r.text}`);
+      assert.equal((await kv(f, b1, 'GET', 'a')).text, 'x');
+      assert.equal((await kv(f, b1, 'GET', 'd')).status, 404);
+      assert.equal((await kv(f, b1, 'GET', 'n')).status, 404);
+    }
+    // what does not add a key passes: an overwrite, a counter on a key
+    // that is there, a delete; and a delete makes room
+    assert.equal((await kv(ng, b1, 'PUT', 'a', '5')).status, 200);
+    assert.equal((await kv(ng, b1, 'PATCH', 'a', '+1')).text, '6');
+    assert.equal((await kv(ln, b1, 'DELETE', 'b')).status, 204);
+    assert.equal((await kv(ln, b1, 'PUT', 'd', 'x')).status, 200);
+    // a transaction that deletes one and adds one stays within the limit
+    assert.equal((await kv(ng, b1, 'POST', null, { txn: [{ delete: 'd' }, { set: 'e', value: 'x' }] })).status, 204);
+
+    // bytes: key plus value, at the edge (200 per bucket)
+    const b2 = await make(ng);
+    assert.equal((await kv(ln, b2, 'PUT', 'k', 'v'.repeat(199))).status, 200, 'exactly 200 bytes');
+    let r = await kv(ng, b2, 'PUT', 'k', 'v'.repeat(200));
+    assert.equal(r.status, 507, '201 bytes');
+    assert.deepEqual(r.json, full);
+    assert.equal((await kv(ln, b2, 'GET', 'k')).text.length, 199, 'the stored value is kept');
+    assert.equal((await kv(ng, b2, 'PUT', 'k', 'v'.repeat(50))).status, 200, 'a smaller overwrite passes');
+    assert.equal((await kv(ng, b2, 'PUT', 'j', 'v'.repeat(148))).status, 200, 'to exactly 200 again');
+    assert.equal((await kv(ln, b2, 'PUT', 'i', '1')).status, 507, 'two bytes more');
+
+    // all buckets together: 5 keys (b1 holds 3, b2 holds 2)
+    const b3 = await make(ln);
+    for (const f of s.fronts) {
+      r = await kv(f, b3, 'PUT', 'z', '1');
+      assert.equal(r.status, 507, `${f.name}: the store is full: ${r.text}`);
+      assert.deepEqual(r.json, full);
+    }
+    // deleting a bucket gives its keys back to the store
+    assert.equal((await req(ln.base, 'DELETE', `/api/v1/${b2}`)).status, 204);
+    assert.equal((await kv(ln, b3, 'PUT', 'z', '1')).status, 200);
+    assert.equal((await kv(ng, b3, 'PUT', 'y', '1')).status, 200);
+    assert.equal((await kv(ng, b3, 'PUT', 'x', '1')).status, 507);
+
+    // an expired key counts until the sweep takes it (every 5 s), then not
+    assert.equal((await kv(ln, b3, 'PUT', 'y', '1', '?ttl=1')).status, 200);
+    let ok = false;
+    for (let i = 0; i < 40 && !ok; i++) {
+      await new Promise((res) => setTimeout(res, 500));
+      ok = (await kv(ng, b3, 'PUT', 'x', '1')).status === 200;
+    }
+    assert.ok(ok, 'the swept key made room within 20 s');
+
+    // the counters the limits read add up
+    const ck = s.ctl('check');
+    assert.equal(ck.status, 0, ck.stdout + ck.stderr);
+    assert.match(s.ctl('stats').stdout, /kv buckets +2 \(5 keys, \d+ bytes\)/);
+    // and check notices when they do not
+    const { spawnSync } = await import('node:child_process');
+    const path = (await import('node:path')).default;
+    spawnSync('sqlite3', [path.join(s.dirs.localstatedir, 'lib/cubby/cubby.db'), `UPDATE kv_buckets SET used_keys = used_keys - 1 WHERE id = '${b3}'`]);
+    const bad = s.ctl('check');
+    assert.equal(bad.status, 1, bad.stdout);
+    assert.match(bad.stdout, new RegExp(`kv bucket ${b3}: used_keys 1, but it holds 2 keys`));
+  } finally { await s.stop(); }
+});
+
+test('key-value limits by default: a bucket holds 100,000 keys and 64 MiB, all buckets 10 million keys and 2 GiB', async () => {
+  // the defaults are in force: 65 transactions of 1 MiB-sized values fill
+  // a bucket's 64 MiB (each 1,000 values of 1,000 bytes)
+  const b = await (await fetch(stack.fronts[0].base + '/api/v1/', { method: 'POST', body: new URLSearchParams({ email: 'o@example.com', default_ttl: '0' }) })).text();
+  const value = 'v'.repeat(1000);
+  let refused = 0, stored = 0;
+  for (let t = 0; t < 70 && !refused; t++) {
+    const txn = [];
+    for (let i = 0; i < 1000; i++) txn.push({ set: `k${t}-${i}`, value });
+    const r = await req(stack.fronts[t % 2].base, 'POST', `/api/v1/${b}`, { body: { txn } });
+    if (r.status === 204) stored++;
+    else { assert.equal(r.status, 507, r.text); refused++; }
+  }
+  assert.equal(refused, 1, 'the bucket filled');
+  assert.ok(stored >= 64 && stored <= 66, `${stored} transactions stored`);
+  // the bucket still answers, and a delete makes room
+  assert.equal((await req(stack.fronts[1].base, 'GET', `/api/v1/${b}/k0-0`)).text, value);
+  assert.equal((await req(stack.fronts[1].base, 'DELETE', `/api/v1/${b}`)).status, 204);
+});
