@@ -11,7 +11,7 @@ cd "$top"
 
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config libfcgi-dev
 libsqlite3-dev libgcrypt20-dev libjson-c-dev libcurl4-openssl-dev libvips-dev"
-RUN_DEPS="lighttpd sqlite3 ffmpeg"
+RUN_DEPS="lighttpd sqlite3 ffmpeg jq curl"
 TEST_DEPS="nginx-light spawn-fcgi libfcgi-bin gdb nodejs wrk chromium time curl procps
 	apache2 libapache2-mod-fcgid libapache2-mod-xsendfile systemd
 	swift swift-proxy swift-object swift-container swift-account memcached faketime
@@ -69,7 +69,11 @@ build() {
 serve() {
 	deps
 	build build --enable-werror
-	var="$top/var"
+	# CUBBY_DEV_VAR and CUBBY_DEV_PORT serve a second instance beside the
+	# first (the README test does).
+	var=${CUBBY_DEV_VAR:-$top/var}
+	port=${CUBBY_DEV_PORT:-8080}
+	base="http://127.0.0.1:$port"
 	mkdir -p "$var/run" "$var/www"
 	conf="$var/cubby.conf"
 	if [ ! -f "$conf" ]; then
@@ -80,14 +84,43 @@ serve() {
 		data_dir = $var/data
 		workers = 2
 		log_level = info
+		public_url = $base
 		CONF
 	fi
-	CUBBY_CONFIG=$conf ./build/cubbyctl init
+	sed -i "s|^public_url = .*|public_url = $base|" "$conf"
+	if [ ! -f "$var/data/cubby.db" ]; then
+		# A fresh data directory: the admin key, and a first tenant with
+		# its API key, printed once and kept for this checkout's shell in
+		# var/try-it.env (0600).
+		init=$(CUBBY_CONFIG=$conf ./build/cubbyctl init)
+		echo "$init"
+		admin=$(echo "$init" | sed -n 's/^admin key (shown once, store it now): //p')
+		tenant=$(CUBBY_CONFIG=$conf ./build/cubbyctl tenant create first)
+		echo "$tenant"
+		key=$(echo "$tenant" | sed -n 's/^API key (shown once, store it now): //p')
+		(umask 077; cat > "$var/try-it.env" <<-ENV
+		# written by contrib/dev.sh serve for the README's "Try it": . var/try-it.env
+		export CUBBY_BASE_URL=$base
+		export CUBBY_API_KEY=$key
+		export CUBBY_ADMIN_KEY=$admin
+		export PATH="$top/build:\$PATH"
+		ENV
+		)
+		echo "the first tenant's API key is the one above; more tenants and keys:"
+		echo "  build/cubbyctl -c $conf tenant create NAME"
+		echo "  build/cubbyctl -c $conf key create NAME --name laptop --scope write"
+	else
+		CUBBY_CONFIG=$conf ./build/cubbyctl init
+		[ -f "$var/try-it.env" ] || echo "no $var/try-it.env (this data directory predates it):" \
+		    "move $var away for a fresh start, or make a tenant with" \
+		    "build/cubbyctl -c $conf tenant create NAME"
+	fi
 	cat > "$var/lighttpd.conf" <<-CONF
 	server.document-root = "$var/www"
 	server.bind = "127.0.0.1"
-	server.port = 8080
+	server.port = $port
 	server.errorlog = "$var/lighttpd.err"
+	server.pid-file = "$var/run/lighttpd.pid"
 	CONF
 	# The shipped bin-path snippet, with this checkout's paths.
 	sed -e "s|@runstatedir@/cubby/cubby.sock|$var/run/cubby.sock|g" \
@@ -98,10 +131,11 @@ serve() {
 	    etc/lighttpd-cubby-spawn.conf.in >> "$var/lighttpd.conf"
 	sed -i 's|^listen = .*|listen =|' "$conf"   # lighttpd hands over the socket
 	echo
-	echo "Cubby is serving on http://127.0.0.1:8080 (Ctrl-C stops it). Try:"
-	echo "  curl -s http://127.0.0.1:8080/health"
-	echo "  B=\$(curl -s -X POST http://127.0.0.1:8080/api/v1/ -d email=you@example.com -d secret_key=change-me)"
-	echo "  curl -s -X PUT http://127.0.0.1:8080/api/v1/\$B/hello -d world -H 'Authorization: Bearer change-me'"
+	echo "Cubby is serving on $base (Ctrl-C stops it). In another shell, from"
+	echo "this checkout, follow the README's \"Try it\":"
+	echo "  . ${var#"$top"/}/try-it.env    # CUBBY_BASE_URL, CUBBY_API_KEY, CUBBY_ADMIN_KEY; build/ on PATH"
+	echo "  curl -s \$CUBBY_BASE_URL/health"
+	echo "  cubby upload README.md"
 	echo "Cubby's log lines follow here; lighttpd's own go to $var/lighttpd.err"
 	echo
 	exec lighttpd -D -f "$var/lighttpd.conf"
