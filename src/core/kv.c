@@ -967,6 +967,21 @@ begin_counted(struct db *db, const struct kv_limits *lim, const char *bucket,
 	return rc;
 }
 
+/* Close what begin_counted opened: check the limits, then commit; on any
+ * failure roll back. 0, 507 (why set) or 500. */
+static int
+end_counted(struct db *db, const struct kv_limits *lim, const char *bucket,
+    const struct usage *before, const char **why)
+{
+	int rc = within_limits(db, lim, bucket, before, why);
+
+	if (rc == 0 && db_commit(db) != 0)
+		rc = 500;
+	if (rc != 0)
+		db_rollback(db);
+	return rc;
+}
+
 int
 kv_put(struct db *db, const struct kv_limits *lim, const struct kv_bucket *b,
     const char *key, size_t keylen, const struct kv_value *v, int64_t ttl,
@@ -982,16 +997,11 @@ kv_put(struct db *db, const struct kv_limits *lim, const struct kv_bucket *b,
 		return put_row(db, b->id, key, keylen, v, expires);
 	if ((rc = begin_counted(db, lim, b->id, &before)) != 0)
 		return rc;
-	if ((rc = put_row(db, b->id, key, keylen, v, expires)) != 0 ||
-	    (rc = within_limits(db, lim, b->id, &before, why)) != 0) {
+	if ((rc = put_row(db, b->id, key, keylen, v, expires)) != 0) {
 		db_rollback(db);
 		return rc;
 	}
-	if (db_commit(db) != 0) {
-		db_rollback(db);
-		return 500;
-	}
-	return 0;
+	return end_counted(db, lim, b->id, &before, why);
 }
 
 /* sql (a literal) with ?1 bucket, ?2 key, ?3 now in ms bound; or NULL. */
@@ -1130,14 +1140,9 @@ kv_incr(struct db *db, const struct kv_limits *lim, struct arena *a,
 	}
 	if (rc == 0 && ttl >= 0)
 		expires = expiry(ttl, now);
-	if ((rc = put_row(db, b->id, key, keylen, out, expires)) != 0 ||
-	    (rc = within_limits(db, lim, b->id, &before, why)) != 0)
+	if ((rc = put_row(db, b->id, key, keylen, out, expires)) != 0)
 		goto fail;
-	if (db_commit(db) != 0) {
-		rc = 500;
-		goto fail;
-	}
-	return 0;
+	return end_counted(db, lim, b->id, &before, why);
 fail:
 	db_rollback(db);
 	return rc;
@@ -1364,15 +1369,7 @@ kv_txn_apply(struct db *db, const struct kv_limits *lim,
 			return rc;
 		}
 	}
-	if ((rc = within_limits(db, lim, acc->b.id, &before, why)) != 0) {
-		db_rollback(db);
-		return rc;
-	}
-	if (db_commit(db) != 0) {
-		db_rollback(db);
-		return 500;
-	}
-	return 0;
+	return end_counted(db, lim, acc->b.id, &before, why);
 }
 
 int
