@@ -85,9 +85,14 @@ serve() {
 		workers = 2
 		log_level = info
 		public_url = $base
+		stream_listen = unix:$var/run/cubby-stream.sock
+		stream_workers = 16
 		CONF
 	fi
 	sed -i "s|^public_url = .*|public_url = $base|" "$conf"
+	# (a var/ from before the stream pool: the snippet sends uploads there)
+	grep -q '^stream_listen' "$conf" ||
+		echo "stream_listen = unix:$var/run/cubby-stream.sock" >> "$conf"
 	if [ ! -f "$var/data/cubby.db" ]; then
 		# A fresh data directory: the admin key, and a first tenant with
 		# its API key, printed once and kept for this checkout's shell in
@@ -123,7 +128,7 @@ serve() {
 	server.pid-file = "$var/run/lighttpd.pid"
 	CONF
 	# The shipped bin-path snippet, with this checkout's paths.
-	sed -e "s|@runstatedir@/cubby/cubby.sock|$var/run/cubby.sock|g" \
+	sed -e "s|@runstatedir@/cubby/|$var/run/|g" \
 	    -e "s|@bindir@|$top/build|g" \
 	    -e "s|@sysconfdir@/cubby/cubby.conf|$conf|g" \
 	    -e "s|@pkgdatadir@|$top/src|g" \

@@ -12,6 +12,10 @@ struct cb_config {
 	char *listen_owner;     /* user[:group] for a unix socket, "" = unchanged */
 	long long backlog;
 	long long workers;      /* 0 = number of CPUs */
+	char *stream_listen;    /* the stream pool's socket ("" = none) */
+	long long stream_workers; /* its workers (0 = no stream pool) */
+	long long body_min_rate;  /* bytes a second a body must average... */
+	long long body_min_rate_after; /* ...once it has taken this many seconds */
 	long long max_requests; /* recycle a worker after this many, 0 = never */
 	long long drain_timeout;/* seconds SIGTERM waits for in-flight requests */
 	char *data_dir;

@@ -13,7 +13,9 @@ struct buf;
 
 #define METRICS_MAX_SLOTS 2056
 
-enum slot_kind { SLOT_FREE = 0, SLOT_WORKER, SLOT_JOBS };
+/* SLOT_STREAM: a worker of the stream pool (uploads and streamed
+ * downloads on a socket of their own, stream_listen). */
+enum slot_kind { SLOT_FREE = 0, SLOT_WORKER, SLOT_JOBS, SLOT_STREAM };
 
 struct metrics_slot {
 	int32_t pid;
@@ -37,7 +39,7 @@ struct metrics_slot *metrics_slot(int i);
 /* Release a slot after its process has been reaped (master). */
 void metrics_slot_release(int i);
 /* Pool gauges and counters kept by the master. */
-void metrics_set_workers_alive(int n);
+void metrics_set_workers_alive(int api, int stream);
 void metrics_add_restart(void);
 /* Prometheus text exposition of everything, into out. 0 or -1 (cap). */
 int metrics_render(struct buf *out);

@@ -18,9 +18,11 @@ int fd_is_listener(int fd);
  * handover is unusable (more than one socket, not a listener). */
 int listen_activated(char *err, size_t errlen);
 
-/* Run the pool on listen_fd until SIGTERM/SIGINT. config_path is re-read
- * on SIGHUP (NULL: the same lookup as at start). Returns the exit status. */
-int pool_run(struct cb_config *cfg, const char *config_path, int listen_fd);
+/* Run the pool on listen_fd, and the stream pool on stream_fd (-1: none),
+ * until SIGTERM/SIGINT. config_path is re-read on SIGHUP (NULL: the same
+ * lookup as at start). Returns the exit status. */
+int pool_run(struct cb_config *cfg, const char *config_path, int listen_fd,
+    int stream_fd);
 
 /* A worker: serve FastCGI requests on listen_fd until told to stop or
  * max_requests is reached. Never returns. */

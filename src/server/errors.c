@@ -26,6 +26,7 @@ http_code_name(int status)
 	case 404: return "not_found";
 	case 405: return "method_not_allowed";
 	case 406: return "not_acceptable";
+	case 408: return "request_timeout";
 	case 409: return "conflict";
 	case 413: return "payload_too_large";
 	case 415: return "unsupported_media_type";

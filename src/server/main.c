@@ -78,7 +78,7 @@ main(int argc, char **argv)
 	struct cb_config cfg;
 	const char *config_path = NULL, *listen_arg = NULL, *workers_arg = NULL;
 	char err[512];
-	int c, fd = -1, rc, created_unix = 0;
+	int c, fd = -1, sfd = -1, rc, created_unix = 0, stream_unix = 0;
 
 	while ((c = getopt_long(argc, argv, "c:l:w:VRh", opts, NULL)) != -1) {
 		switch (c) {
@@ -159,13 +159,29 @@ main(int argc, char **argv)
 	}
 	if (check_database(&cfg) != 0)
 		return 1;
+	/* The stream pool's socket (the upload and streamed-download routes),
+	 * opened before any worker: once the API answers, so do they. Never
+	 * under a spawner that runs many of us (mod_fcgid: stream_workers 0
+	 * in its snippets); CGI returned above. */
+	if (*cfg.stream_listen && cfg.stream_workers > 0) {
+		sfd = listen_open(cfg.stream_listen, cfg.listen_mode, cfg.listen_owner,
+		    (int)cfg.backlog, err, sizeof err);
+		if (sfd < 0) {
+			log_err("stream_listen: %s", err);
+			return 1;
+		}
+		stream_unix = strncmp(cfg.stream_listen, "unix:", 5) == 0;
+	}
+
 	if (metrics_init(cb_nroutes) != 0 || ratelimit_open(&cfg) != 0) {
 		log_err("cannot map the shared metrics and rate-limit regions");
 		return 1;
 	}
-	rc = pool_run(&cfg, config_path, fd);
+	rc = pool_run(&cfg, config_path, fd, sfd);
 	if (created_unix)
 		unlink(cfg.listen + 5);
+	if (stream_unix)
+		unlink(cfg.stream_listen + 5);
 	config_free(&cfg);
 	return rc;
 }

@@ -36,7 +36,9 @@ struct region {
 	uint64_t bytes_out;
 	uint64_t worker_restarts;
 	uint32_t workers_alive;
+	uint32_t stream_workers_alive;
 	uint32_t nroutes;
+	uint32_t pad;
 	struct metrics_slot slots[METRICS_MAX_SLOTS];
 	struct route_counters routes[];   /* nroutes + 1 (unrouted) */
 };
@@ -125,10 +127,12 @@ metrics_slot_release(int i)
 }
 
 void
-metrics_set_workers_alive(int n)
+metrics_set_workers_alive(int api, int stream)
 {
-	if (reg != NULL)
-		__atomic_store_n(&reg->workers_alive, (uint32_t)n, __ATOMIC_RELAXED);
+	if (reg != NULL) {
+		__atomic_store_n(&reg->workers_alive, (uint32_t)api, __ATOMIC_RELAXED);
+		__atomic_store_n(&reg->stream_workers_alive, (uint32_t)stream, __ATOMIC_RELAXED);
+	}
 }
 
 void
@@ -229,12 +233,16 @@ metrics_render(struct buf *out)
 	    "# HELP cubby_workers_alive Worker processes serving requests.\n"
 	    "# TYPE cubby_workers_alive gauge\n"
 	    "cubby_workers_alive %u\n"
+	    "# HELP cubby_stream_workers_alive Stream-pool workers (uploads, streamed downloads).\n"
+	    "# TYPE cubby_stream_workers_alive gauge\n"
+	    "cubby_stream_workers_alive %u\n"
 	    "# HELP cubby_worker_restarts_total Workers replaced after dying.\n"
 	    "# TYPE cubby_worker_restarts_total counter\n"
 	    "cubby_worker_restarts_total %llu\n",
 	    (unsigned long long)LOAD(&reg->bytes_in),
 	    (unsigned long long)LOAD(&reg->bytes_out),
 	    LOAD(&reg->workers_alive),
+	    LOAD(&reg->stream_workers_alive),
 	    (unsigned long long)LOAD(&reg->worker_restarts));
 	return rc ? -1 : 0;
 }

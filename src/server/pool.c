@@ -1,5 +1,7 @@
 /* pool.c - the master process. Pre-forks the workers and the jobs worker on
- * one listening socket and supervises them:
+ * the listening socket, and the stream pool's workers on a socket of their
+ * own (stream_listen: the upload and streamed-download routes, so bodies
+ * that trickle in never take the API's workers), and supervises them:
  *  - a worker that dies is replaced at once (back-off if it keeps dying
  *    fast), and the log says which route it was serving;
  *  - SIGHUP re-reads the config, starts a new generation, then retires the
@@ -47,8 +49,13 @@ static unsigned generation = 1;
 static int fast_deaths;
 static uint64_t next_spawn_us;
 
+/* The two listening sockets; stream -1 without a stream pool. */
+struct fds {
+	int api, stream;
+};
+
 static int
-spawn(const struct cb_config *cfg, int listen_fd, enum slot_kind kind)
+spawn(const struct cb_config *cfg, const struct fds *fds, enum slot_kind kind)
 {
 	int slot;
 	pid_t pid;
@@ -66,11 +73,14 @@ spawn(const struct cb_config *cfg, int listen_fd, enum slot_kind kind)
 		return -1;
 	}
 	if (pid == 0) {
-		if (kind == SLOT_JOBS) {
-			close(listen_fd);
+		/* Each child keeps only the socket it serves. */
+		if (fds->stream >= 0 && kind != SLOT_STREAM)
+			close(fds->stream);
+		if (kind != SLOT_WORKER)
+			close(fds->api);
+		if (kind == SLOT_JOBS)
 			jobs_main(cfg, slot);
-		}
-		worker_main(cfg, listen_fd, slot);
+		worker_main(cfg, kind == SLOT_STREAM ? fds->stream : fds->api, slot);
 	}
 	metrics_slot(slot)->pid = pid;
 	kids[nkids].pid = pid;
@@ -95,7 +105,8 @@ retire(struct kid *k, const struct cb_config *cfg, int sig)
 static const char *
 kind_name(enum slot_kind kind)
 {
-	return kind == SLOT_JOBS ? "jobs worker" : "worker";
+	return kind == SLOT_JOBS ? "jobs worker" : kind == SLOT_STREAM ?
+	    "stream worker" : "worker";
 }
 
 static void
@@ -164,31 +175,42 @@ reap(int stopping)
 	}
 }
 
+static int
+stream_want(const struct cb_config *cfg, const struct fds *fds)
+{
+	return fds->stream >= 0 ? (int)cfg->stream_workers : 0;
+}
+
 /* Start what the current generation lacks. */
 static void
-top_up(const struct cb_config *cfg, int listen_fd)
+top_up(const struct cb_config *cfg, const struct fds *fds)
 {
-	int want = config_workers(cfg), workers = 0, jobs = 0;
+	int want = config_workers(cfg), swant = stream_want(cfg, fds);
+	int workers = 0, streams = 0, jobs = 0;
 
 	for (size_t i = 0; i < nkids; i++) {
 		if (kids[i].retire_deadline_us != 0 || kids[i].gen != generation)
 			continue;
 		if (kids[i].kind == SLOT_JOBS)
 			jobs++;
+		else if (kids[i].kind == SLOT_STREAM)
+			streams++;
 		else
 			workers++;
 	}
 	if (now_mono_us() >= next_spawn_us) {
-		while (workers < want && spawn(cfg, listen_fd, SLOT_WORKER) == 0)
-			metrics_set_workers_alive(++workers);
-		if (jobs == 0 && spawn(cfg, listen_fd, SLOT_JOBS) == 0)
+		while (workers < want && spawn(cfg, fds, SLOT_WORKER) == 0)
+			workers++;
+		if (jobs == 0 && spawn(cfg, fds, SLOT_JOBS) == 0)
 			jobs++;
+		while (streams < swant && spawn(cfg, fds, SLOT_STREAM) == 0)
+			streams++;
 	}
-	metrics_set_workers_alive(workers);
+	metrics_set_workers_alive(workers, streams);
 }
 
 static void
-reload(struct cb_config *cfg, int listen_fd)
+reload(struct cb_config *cfg, const struct fds *fds)
 {
 	struct cb_config ncfg;
 	char err[512];
@@ -201,8 +223,16 @@ reload(struct cb_config *cfg, int listen_fd)
 	}
 	if (strcmp(ncfg.listen, cfg->listen) != 0)
 		log_warn("reload: a new 'listen' takes effect only after a restart");
+	if (strcmp(ncfg.stream_listen, cfg->stream_listen) != 0)
+		log_warn("reload: a new 'stream_listen' takes effect only after a restart");
 	free(ncfg.listen);
 	ncfg.listen = xstrdup(cfg->listen);
+	free(ncfg.stream_listen);
+	ncfg.stream_listen = xstrdup(cfg->stream_listen);
+	if (fds->stream >= 0 && ncfg.stream_workers == 0) {
+		log_warn("reload: stream_workers 0 takes effect only after a restart");
+		ncfg.stream_workers = cfg->stream_workers;
+	}
 	config_free(cfg);
 	*cfg = ncfg;
 	log_set_level(log_level_parse(cfg->log_level));
@@ -215,28 +245,39 @@ reload(struct cb_config *cfg, int listen_fd)
 	generation++;
 	fast_deaths = 0;
 	next_spawn_us = 0;
-	top_up(cfg, listen_fd);
+	top_up(cfg, fds);
 	for (size_t i = 0; i < nkids; i++)
 		if (kids[i].gen != generation)
 			retire(&kids[i], cfg, SIGTERM);
-	log_info("reload: generation %u serving with %d workers", generation,
-	    config_workers(cfg));
+	log_info("reload: generation %u serving with %d workers and %d stream workers",
+	    generation, config_workers(cfg), stream_want(cfg, fds));
+}
+
+static int
+nonblocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+		log_err("pool: cannot make the listener non-blocking: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int
-pool_run(struct cb_config *cfg, const char *config_path, int listen_fd)
+pool_run(struct cb_config *cfg, const char *config_path, int listen_fd,
+    int stream_fd)
 {
+	struct fds fds = { listen_fd, stream_fd };
 	sigset_t set;
-	int stopping = 0, flags;
+	int stopping = 0;
 	uint64_t stop_deadline = 0;
 
 	(void)config_path;
-	flags = fcntl(listen_fd, F_GETFL);
-	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-		log_err("pool: cannot make the listener non-blocking: %s",
-		    strerror(errno));
+	if (nonblocking(listen_fd) != 0 || (stream_fd >= 0 && nonblocking(stream_fd) != 0))
 		return 1;
-	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGHUP);
@@ -245,13 +286,18 @@ pool_run(struct cb_config *cfg, const char *config_path, int listen_fd)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	top_up(cfg, listen_fd);
+	top_up(cfg, &fds);
 	if (!*cfg->public_url && !*cfg->allowed_hosts)
 		log_warn("public_url is not set: absolute URLs (signed URLs, upload URLs, "
 		    "share links, webhooks' file URLs) are built from each request's Host "
 		    "header, which the client chooses; set public_url (or allowed_hosts)");
-	log_info("pool: serving with %d workers and a jobs worker",
-	    config_workers(cfg));
+	if (stream_fd >= 0)
+		log_info("pool: serving with %d workers, a jobs worker, and %d stream "
+		    "workers on %s", config_workers(cfg), stream_want(cfg, &fds),
+		    cfg->stream_listen);
+	else
+		log_info("pool: serving with %d workers and a jobs worker",
+		    config_workers(cfg));
 
 	for (;;) {
 		struct timespec wait = { 1, 0 };
@@ -268,7 +314,7 @@ pool_run(struct cb_config *cfg, const char *config_path, int listen_fd)
 		sig = sigtimedwait(&set, NULL, &wait);
 		reap(stopping);
 		if (sig == SIGHUP && !stopping) {
-			reload(cfg, listen_fd);
+			reload(cfg, &fds);
 		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			stopping = 1;
 			stop_deadline = now_mono_us() +
@@ -293,7 +339,7 @@ pool_run(struct cb_config *cfg, const char *config_path, int listen_fd)
 				break;  /* unkillable children: give up */
 			continue;
 		}
-		top_up(cfg, listen_fd);
+		top_up(cfg, &fds);
 	}
 	log_info("pool: stopped");
 	return 0;

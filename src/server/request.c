@@ -16,6 +16,7 @@
 #include "cubby/request.h"
 #include "cubby/router.h"
 #include "cubby/server.h"
+#include "cubby/util.h"
 
 void
 req_init(struct cb_req *r, struct arena *a, struct cb_ctx *ctx,
@@ -80,6 +81,23 @@ req_param(const struct cb_req *r, const char *name)
 	return NULL;
 }
 
+/* A body that has taken body_min_rate_after seconds and averages less than
+ * body_min_rate bytes a second holds a worker for a client that is not
+ * sending it: cut it off. */
+static int
+body_too_slow(const struct cb_req *r)
+{
+	const struct cb_config *cfg = r->ctx ? r->ctx->cfg : NULL;
+	uint64_t us;
+
+	if (cfg == NULL || cfg->body_min_rate <= 0)
+		return 0;
+	us = now_mono_us() - r->t_start_us;
+	if (us < (uint64_t)cfg->body_min_rate_after * 1000000u)
+		return 0;
+	return (double)r->body_read < (double)cfg->body_min_rate * ((double)us / 1e6);
+}
+
 long
 req_read(struct cb_req *r, char *buf, size_t n)
 {
@@ -106,6 +124,10 @@ req_read(struct cb_req *r, char *buf, size_t n)
 	r->body_read += got;
 	if (r->body_limit >= 0 && r->body_read > r->body_limit)
 		return req_too_large(r, r->body_limit);
+	if (body_too_slow(r))
+		return req_fail(r, 408, "request_timeout", "the request body arrived "
+		    "slower than %lld bytes a second; send it again",
+		    r->ctx->cfg->body_min_rate);
 	return got;
 }
 
@@ -326,6 +348,7 @@ http_reason(int status)
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 406: return "Not Acceptable";
+	case 408: return "Request Timeout";
 	case 409: return "Conflict";
 	case 410: return "Gone";
 	case 411: return "Length Required";

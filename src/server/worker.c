@@ -37,12 +37,51 @@ on_stop(int sig)
 	stop_requested = 1;
 }
 
+/* A request's body: libfcgi's stream, and the connection under it. */
+struct fcgx_in {
+	FCGX_Stream *s;
+	int fd;
+};
+
+/* Bytes libfcgi holds already, at most n: rdNext..stop is the readable
+ * part of its buffer (fcgiapp.h). */
 static int
-fcgx_read(void *in, char *buf, int n)
+held(const FCGX_Stream *s, int n)
 {
-	int got = FCGX_GetStr(buf, n, in);
-	if (got < n && FCGX_GetError(in) != 0)
-		return -1;
+	long h = (long)(s->stop - s->rdNext);
+
+	return h <= 0 ? 0 : h < n ? (int)h : n;
+}
+
+/* Up to n body bytes, returning once some have arrived and no more are
+ * ready: a body that streams in fills the buffer, one that trickles
+ * returns with each record. (FCGX_GetStr alone waits until all n are in,
+ * so a trickle could hold one read for hours, and the caller could not
+ * judge its rate.) */
+static int
+fcgx_read(void *in_, char *buf, int n)
+{
+	struct fcgx_in *in = in_;
+	int got = 0, k;
+
+	while (got < n) {
+		struct pollfd p = { in->fd, POLLIN, 0 };
+
+		if ((k = held(in->s, n - got)) == 0) {
+			/* Nothing held: wait for a record, unless some bytes
+			 * are in hand and the connection has none ready. */
+			if (got > 0 && poll(&p, 1, 0) <= 0)
+				break;
+			k = 1;
+		}
+		k = FCGX_GetStr(buf + got, k, in->s);
+		if (k <= 0) {
+			if (FCGX_GetError(in->s) != 0)
+				return -1;
+			break;  /* the end of the body */
+		}
+		got += k;
+	}
 	return got;
 }
 
@@ -78,6 +117,7 @@ worker_main(const struct cb_config *cfg, int listen_fd, int slot)
 	struct cb_ctx ctx;
 	struct arena a;
 	FCGX_Request freq;
+	struct fcgx_in fin;
 
 #ifdef __linux__
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -123,7 +163,9 @@ worker_main(const struct cb_config *cfg, int listen_fd, int slot)
 		 * the connection, then this returns an error and we wait again. */
 		if (FCGX_Accept_r(&freq) < 0)
 			continue;
-		req_init(&r, &a, &ctx, &fcgx_io, freq.in, freq.out, freq.envp);
+		fin.s = freq.in;
+		fin.fd = freq.ipcFd;
+		req_init(&r, &a, &ctx, &fcgx_io, &fin, freq.out, freq.envp);
 		dispatch(&r);
 		FCGX_Finish_r(&freq);
 		arena_reset(&a);

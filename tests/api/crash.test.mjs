@@ -116,7 +116,8 @@ test('random SIGKILLs of workers and the jobs worker under a mixed load lose not
   const killer = async () => {
     await sleep(300);
     while (Date.now() < end - 300) {
-      const all = stack.children(), workers = stack.workerPids();
+      // request workers of both pools (the stream pool takes the uploads)
+      const all = stack.children(), workers = stack.workerPids().concat(stack.streamPids());
       const jobs = all.filter((p) => !workers.includes(p));
       const hitJobs = Math.random() < 0.25 && jobs.length > 0;
       const victim = hitJobs ? jobs[0] : workers[Math.floor(Math.random() * workers.length)];

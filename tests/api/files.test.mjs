@@ -404,13 +404,13 @@ test('abandoned uploads expire and give their bytes back', async () => {
 });
 
 test('a worker killed mid-upload leaves no completed object and no quota leak', { skip: onlyFs }, async () => {
-  const s = await new Stack({ config: { workers: '1' } }).start();
+  const s = await new Stack({ config: { workers: '1', stream_workers: '1' } }).start();
   try {
     const f = s.fronts[1];
     const tr = await fetch(f.base + '/api/v1/admin/tenants', { method: 'POST', headers: { Authorization: `Bearer ${s.adminKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'killed', quotaBytes: 10000 }) });
     const tn = await tr.json();
     const r = await (await fetch(f.base + '/api/v1/upload/request', { method: 'POST', headers: { Authorization: `Bearer ${tn.apiKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ fileType: 'image/png', fileName: 'a.png' }) })).json();
-    const [w] = s.workerPids();
+    const [w] = s.streamPids();   // the upload's worker: the stream pool's one
     const gdb = spawn('gdb', ['-q', '-nx', '-p', String(w), '-batch', '-ex', 'break blob_commit', '-ex', 'continue', '-ex', 'shell read line'], { stdio: ['pipe', 'pipe', 'pipe'] });
     gdb.stdin.on('error', () => {});   // (gdb gone first: the checks below tell)
     let out = '';

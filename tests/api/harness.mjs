@@ -5,6 +5,7 @@
 // substitutes install paths.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -103,6 +104,7 @@ export class Stack {
       pkgdatadir: path.join(srcdir, 'src'),   // share/ is src/share
     };
     this.socket = path.join(this.dirs.runstatedir, 'cubby', 'cubby.sock');
+    this.streamSocket = path.join(this.dirs.runstatedir, 'cubby', 'cubby-stream.sock');
     this.confPath = path.join(this.dirs.sysconfdir, 'cubby', 'cubby.conf');
     this.poolLog = path.join(this.tmp, 'cubby.log');
     this.fronts = [];
@@ -113,7 +115,9 @@ export class Stack {
     fs.mkdirSync(path.dirname(this.socket), { recursive: true });
     let conf = renderTemplate('etc/cubby.conf.sample', this.dirs);
     // Test-only settings, appended: the last value of a key wins.
-    const settings = { listen_mode: '0666', workers: '2', busy_timeout_ms: '10000',
+    // The stream pool (uploads, downloads) stays small here; tests of it
+    // size it themselves.
+    const settings = { listen_mode: '0666', workers: '2', stream_workers: '3', busy_timeout_ms: '10000',
       drain_timeout: '10', log_level: 'info', ...this.opts.config, ...extra };
     conf += '\n# test overrides\n' + Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n';
     fs.writeFileSync(this.confPath, conf);
@@ -289,16 +293,38 @@ export class Stack {
     } catch { return []; }
   }
 
-  // Children that are request workers: they hold the listening socket; the
-  // jobs worker closes it.
+  // The sockets a child holds (socket:[inode] links).
+  static sockets(pid) {
+    try {
+      return fs.readdirSync(`/proc/${pid}/fd`).map((fd) => {
+        try { return fs.readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return ''; }
+      }).filter((l) => l.startsWith('socket:'));
+    } catch { return []; }
+  }
+
+  // The inode of the listening unix socket at p (/proc/net/unix), or null.
+  static listenerInode(p) {
+    try {
+      const line = fs.readFileSync('/proc/net/unix', 'utf8').split('\n')
+        .find((l) => l.endsWith(' ' + p) && l.split(/\s+/)[5] === '01');
+      return line ? `socket:[${line.split(/\s+/)[6]}]` : null;
+    } catch { return null; }
+  }
+
+  // Children that are the API's request workers: they hold a listening
+  // socket (the jobs worker closes it), and not the stream pool's.
   workerPids(pid = this.pool.pid) {
+    const stream = Stack.listenerInode(this.streamSocket);
     return this.children(pid).filter((c) => {
-      try {
-        return fs.readdirSync(`/proc/${c}/fd`).some((fd) => {
-          try { return fs.readlinkSync(`/proc/${c}/fd/${fd}`).startsWith('socket:'); } catch { return false; }
-        });
-      } catch { return false; }
+      const socks = Stack.sockets(c);
+      return socks.length > 0 && !(stream && socks.includes(stream));
     });
+  }
+
+  // Children that are stream-pool workers.
+  streamPids(pid = this.pool.pid) {
+    const stream = Stack.listenerInode(this.streamSocket);
+    return stream ? this.children(pid).filter((c) => Stack.sockets(c).includes(stream)) : [];
   }
 
   async stop() {
@@ -400,4 +426,33 @@ export function rawHttp(port, text, timeoutMs = 5000) {
 // Run fn(front) as one subtest per front server.
 export function eachFront(t, stack, fn) {
   return Promise.all(stack.fronts.map((f) => t.test(f.name, () => fn(f))));
+}
+
+// PUT body to url at rate bytes a second (chunks every 100 ms). Resolves
+// with the answer, whenever it comes (also before the body is all sent).
+export function trickle(url, body, rate, type = 'application/pdf') {
+  return new Promise((resolve) => {
+    const u = new URL(url);
+    const rq = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'PUT',
+      headers: { 'Content-Type': type, 'Content-Length': body.length } });
+    let sent = 0, done = false, timer;
+    const finish = (v) => { if (!done) { done = true; clearTimeout(timer); resolve(v); } };
+    rq.on('response', (res) => {
+      const parts = [];
+      res.on('data', (d) => parts.push(d));
+      res.on('end', () => finish({ status: res.statusCode, text: Buffer.concat(parts).toString(), sent }));
+      res.on('error', () => finish({ status: res.statusCode, text: '', sent }));
+    });
+    rq.on('error', (e) => finish({ status: 0, text: e.message, sent }));
+    const step = Math.max(1, Math.round(rate / 10));
+    const tick = () => {
+      if (done || sent >= body.length) return;
+      const n = Math.min(step, body.length - sent);
+      rq.write(body.subarray(sent, sent + n));
+      sent += n;
+      if (sent >= body.length) rq.end();
+      else timer = setTimeout(tick, 100);
+    };
+    tick();
+  });
 }

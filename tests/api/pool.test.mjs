@@ -220,10 +220,12 @@ test('lighttpd bin-path starts the pool from the shipped snippet', async () => {
     // lighttpd stops the pool when it stops; no orphan workers stay behind
     const master = spawnSync('pgrep', ['-P', String(f.proc.pid), '-f', 'cubby-fcgi'], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number).filter(Boolean);
     assert.equal(master.length, 1);
-    // (the jobs worker is forked right after the workers)
-    for (const end = Date.now() + 5000; s.children(master[0]).length < 3 && Date.now() < end;) await sleep(50);
+    // (the jobs worker is forked right after the workers, then the
+    // stream pool's three: the harness's stream_workers)
+    for (const end = Date.now() + 5000; s.children(master[0]).length < 6 && Date.now() < end;) await sleep(50);
     const kids = s.children(master[0]);
-    assert.equal(kids.length, 3);
+    assert.equal(kids.length, 6);
+    assert.equal(s.streamPids(master[0]).length, 3, 'the stream pool runs beside lighttpd\'s pool');
     f.proc.kill('SIGTERM');
     await new Promise((r) => f.proc.once('exit', r));
     const end = Date.now() + 5000;
