@@ -11,7 +11,7 @@
 
 struct buf;
 
-#define METRICS_MAX_SLOTS 2056
+#define METRICS_MAX_SLOTS 3080   /* two generations of both pools (pool.c) */
 
 /* SLOT_STREAM: a worker of the stream pool (uploads and streamed
  * downloads on a socket of their own, stream_listen). */

@@ -30,7 +30,7 @@
 #include "cubby/util.h"
 #include "cubby/xmalloc.h"
 
-#define MAX_KIDS 2100
+#define MAX_KIDS 3100   /* two generations of 1024 workers, 512 stream workers and the jobs worker */
 #define FAST_DEATH_US 1000000       /* dying younger than this counts as fast */
 #define BACKOFF_MAX_US 10000000
 
