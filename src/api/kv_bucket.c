@@ -39,11 +39,16 @@ kv_api_bucket_create(struct cb_req *r)
 {
 	struct kv_settings s;
 	struct param *p;
+	struct db *db;
 	size_t n;
 	char id[37];
 	const char *why = "";
 	int rc;
 
+	/* The one KV route without a bucket to load (kv_route_auth checks
+	 * the rest): storage and the master key first. */
+	if ((db = ctx_db(r->ctx)) == NULL || !r->ctx->have_master)
+		return req_fail(r, 503, "service_unavailable", "storage unavailable");
 	/* Creating a bucket needs no credential (the document): how many one
 	 * client address may make is bounded, kv_bucket_create_limit an hour. */
 	if (r->ctx->cfg->kv_bucket_create_limit > 0) {
@@ -76,7 +81,7 @@ kv_api_bucket_create(struct cb_req *r)
 		}
 		/* Other fields are ignored, as Keydock's form reader does. */
 	}
-	rc = kv_bucket_create(ctx_db(r->ctx), r->ctx->master, &s, id, &why);
+	rc = kv_bucket_create(db, r->ctx->master, &s, id, &why);
 	if (rc != 0)
 		return kv_fail(r, rc, why);
 	return resp_send(r, 200, "text/plain; charset=utf-8", id, strlen(id));

@@ -54,6 +54,15 @@ test('GET /ready is 503 degraded while the database is gone, 200 when back', asy
       }
       // liveness does not depend on storage
       assert.equal((await fetch(f.base + '/health')).status, 200);
+      // creating a bucket (no credential, no bucket to load) says so too,
+      // and takes no worker down
+      const workers = stack.workerPids().sort();
+      for (let i = 0; i < 4; i++) {
+        const r = await fetch(f.base + '/api/v1/', { method: 'POST', body: new URLSearchParams({ email: 'o@example.com' }) });
+        assert.equal(r.status, 503, `${f.name} bucket creation, try ${i}`);
+        assert.deepEqual(await r.json(), { error: { code: 503, message: 'service_unavailable' } });
+      }
+      assert.deepEqual(stack.workerPids().sort(), workers, 'no worker died');
     }
   } finally {
     fs.renameSync(moved, data);
