@@ -104,7 +104,10 @@ async function slowRound(t, front, adminKey) {
   const urls = [];
   for (const body of bodies) urls.push(await uploadUrl(base, key, body));
   const probe = prober(base, bucket);
-  const slow = urls.map((u, i) => trickle(u.url, bodies[i], RATE));
+  // the phones arrive over a second, as phones do (not in lockstep: 20
+  // bodies completing in the same instant are a burst of their own, which
+  // mod_fcgid meets by starting processes at its own pace)
+  const slow = urls.map((u, i) => sleep(i * 50).then(() => trickle(u.url, bodies[i], RATE)));
   const readers = Array.from({ length: SLOW / 2 }, () => slowReader(signed, RATE, 6000));
   // with every slow upload in flight: a new upload goes through at once
   await sleep(2000);
