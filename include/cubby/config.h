@@ -12,7 +12,9 @@ struct cb_config {
 	char *listen_owner;     /* user[:group] for a unix socket, "" = unchanged */
 	long long backlog;
 	long long workers;      /* 0 = number of CPUs */
-	char *stream_listen;    /* the stream pool's socket ("" = none) */
+	char *stream_listen;    /* the stream pool's socket ("" = none; "auto":
+	                           cubby-stream.sock beside a unix listen, else in
+	                           RUNSTATEDIR/cubby, where the snippets look) */
 	long long stream_workers; /* its workers (0 = no stream pool) */
 	long long body_min_rate;  /* bytes a second a body must average... */
 	long long body_min_rate_after; /* ...once it has taken this many seconds */

@@ -39,7 +39,7 @@ static const struct ckey keys[] = {
 	{ "listen_owner",    C_STR,  F(listen_owner),    "", 0, 0 },
 	{ "backlog",         C_INT,  F(backlog),         "1024", 1, 65535 },
 	{ "workers",         C_INT,  F(workers),         "0", 0, 1024 },
-	{ "stream_listen",   C_STR,  F(stream_listen),   "", 0, 0 },
+	{ "stream_listen",   C_STR,  F(stream_listen),   "auto", 0, 0 },
 	{ "stream_workers",  C_INT,  F(stream_workers),  "64", 0, 512 },
 	{ "body_min_rate",   C_SIZE, F(body_min_rate),   "1k", 0, 1LL << 40 },
 	{ "body_min_rate_after", C_INT, F(body_min_rate_after), "30", 1, 86400 },

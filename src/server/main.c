@@ -63,6 +63,49 @@ ratelimit_open(const struct cb_config *cfg)
 	return ratelimit_init(path);
 }
 
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+
+/* The stream pool's socket: cfg->stream_listen, or for "auto" (the
+ * default, so a cubby.conf from before the stream pool meets the shipped
+ * snippets) cubby-stream.sock beside a unix listen, else in
+ * RUNSTATEDIR/cubby. fd; -1 for none (empty, or "auto" could not be made:
+ * a warning); -2 when the one configured could not be made. */
+static int
+stream_open(struct cb_config *cfg)
+{
+	char spec[4200], err[512];
+	int fd, is_auto = strcmp(cfg->stream_listen, "auto") == 0;
+
+	if (!*cfg->stream_listen)
+		return -1;
+	if (!is_auto) {
+		strlcpy_cb(spec, cfg->stream_listen, sizeof spec);
+	} else if (strncmp(cfg->listen, "unix:", 5) == 0 && strrchr(cfg->listen, '/')) {
+		const char *slash = strrchr(cfg->listen, '/');
+		if ((size_t)snprintf(spec, sizeof spec, "%.*s/cubby-stream.sock",
+		    (int)(slash - cfg->listen), cfg->listen) >= sizeof spec)
+			return -1;
+	} else {
+		snprintf(spec, sizeof spec, "unix:%s/cubby/cubby-stream.sock", RUNSTATEDIR);
+	}
+	fd = listen_open(spec, cfg->listen_mode, cfg->listen_owner, (int)cfg->backlog,
+	    err, sizeof err);
+	if (fd < 0) {
+		if (!is_auto) {
+			log_err("stream_listen: %s", err);
+			return -2;
+		}
+		log_warn("no stream pool: %s (set stream_listen to where the web server "
+		    "sends uploads and downloads, or empty to serve them on listen)", err);
+		return -1;
+	}
+	free(cfg->stream_listen);
+	cfg->stream_listen = xstrdup(spec);
+	return fd;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -163,15 +206,9 @@ main(int argc, char **argv)
 	 * opened before any worker: once the API answers, so do they. Never
 	 * under a spawner that runs many of us (mod_fcgid: stream_workers 0
 	 * in its snippets); CGI returned above. */
-	if (*cfg.stream_listen && cfg.stream_workers > 0) {
-		sfd = listen_open(cfg.stream_listen, cfg.listen_mode, cfg.listen_owner,
-		    (int)cfg.backlog, err, sizeof err);
-		if (sfd < 0) {
-			log_err("stream_listen: %s", err);
-			return 1;
-		}
-		stream_unix = strncmp(cfg.stream_listen, "unix:", 5) == 0;
-	}
+	if (cfg.stream_workers > 0 && (sfd = stream_open(&cfg)) == -2)
+		return 1;
+	stream_unix = sfd >= 0 && strncmp(cfg.stream_listen, "unix:", 5) == 0;
 
 	if (metrics_init(cb_nroutes) != 0 || ratelimit_open(&cfg) != 0) {
 		log_err("cannot map the shared metrics and rate-limit regions");

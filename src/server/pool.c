@@ -223,7 +223,8 @@ reload(struct cb_config *cfg, const struct fds *fds)
 	}
 	if (strcmp(ncfg.listen, cfg->listen) != 0)
 		log_warn("reload: a new 'listen' takes effect only after a restart");
-	if (strcmp(ncfg.stream_listen, cfg->stream_listen) != 0)
+	if (strcmp(ncfg.stream_listen, "auto") != 0 &&
+	    strcmp(ncfg.stream_listen, cfg->stream_listen) != 0)
 		log_warn("reload: a new 'stream_listen' takes effect only after a restart");
 	free(ncfg.listen);
 	ncfg.listen = xstrdup(cfg->listen);

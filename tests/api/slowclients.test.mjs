@@ -202,3 +202,22 @@ test('a body slower than body_min_rate is cut off with 408; the same upload URL 
     assert.equal(a.status, 200, a.text);
   } finally { await s.stop(); }
 });
+
+test('a cubby.conf from before the stream pool (no stream_listen: "auto") meets the shipped snippets: uploads and downloads work', async () => {
+  // the sample's explicit line overridden by the default, as an older
+  // configuration that never had it
+  const s = await new Stack({ config: { stream_listen: 'auto' } }).start();
+  try {
+    assert.match(s.log(), new RegExp(`3 stream workers on unix:${s.streamSocket.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.equal(s.streamPids().length, 3);
+    for (const f of s.fronts) {
+      const key = await tenant(f.base, s.adminKey, `auto-${f.name}-${process.pid}`);
+      const body = pdf(300 * 1024);
+      const u = await uploadUrl(f.base, key, body);
+      const put = await fetch(u.url, { method: 'PUT', body, headers: { 'Content-Type': 'application/pdf' } });
+      assert.equal(put.status, 200, `${f.name}: ${await put.text()}`);
+      const d = await fetch(`${f.base}/api/v1/files/${u.id}/download`, { headers: { Authorization: `Bearer ${key}` } });
+      assert.ok(Buffer.from(await d.arrayBuffer()).equals(body), f.name);
+    }
+  } finally { await s.stop(); }
+});
