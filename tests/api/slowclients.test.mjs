@@ -2,8 +2,8 @@
 // shipped front (lighttpd, nginx, Apache mod_proxy_fcgi, Apache mod_fcgid):
 // 10 x workers uploads trickling in at 20 KB/s (a phone on a weak
 // network) and slow download readers, while a client asks for /health
-// and a key-value GET every 100 ms: no answer waits a second, a new
-// upload still goes through at once, and every slow upload completes
+// and a key-value GET every 100 ms: no answer waits a second (through
+// mod_fcgid, 2.5 s: see its test), a new upload still goes through at once, and every slow upload completes
 // byte for byte with the quota exact. The stream pool (stream_listen)
 // takes the uploads and downloads; mod_fcgid reads bodies itself before
 // it hands a request over. And a body slower than body_min_rate is cut
@@ -88,8 +88,8 @@ async function uploadUrl(base, key, bytes) {
   return { id: r.json.fileId, url: base + r.json.presignedUrl };
 }
 
-// The round every front gets.
-async function slowRound(t, front, adminKey) {
+// The round every front gets. bound: the longest a probe may wait.
+async function slowRound(t, front, adminKey, bound = 1000) {
   const base = front.base;
   const key = await tenant(base, adminKey, `slow-${front.name}-${process.pid}`);
   const bucket = (await (await fetch(base + '/api/v1/', { method: 'POST', body: new URLSearchParams({ email: 'p@example.com' }) })).text()).trim();
@@ -123,7 +123,7 @@ async function slowRound(t, front, adminKey) {
   t.diagnostic(`${front.name}: ${SLOW} uploads at ${RATE / 1024} KB/s and ${SLOW / 2} slow readers; ` +
     `${p.n} probes, the slowest ${p.worst} ms (${p.worstWhat}); a new upload took ${quickMs} ms`);
   assert.deepEqual(p.bad, [], 'every probe answered 200');
-  assert.ok(p.worst < 1000, `${front.name}: a probe waited ${p.worst} ms (${p.worstWhat})`);
+  assert.ok(p.worst < bound, `${front.name}: a probe waited ${p.worst} ms (${p.worstWhat})`);
   assert.ok(quickMs < 1000, `${front.name}: a new upload took ${quickMs} ms`);
   // every slow upload completed, byte for byte
   for (const [i, a] of answers.entries()) {
@@ -164,7 +164,12 @@ test('Apache mod_fcgid (etc/apache-fcgid.conf): the same (mod_fcgid reads each b
     if (root) spawnSync('chown', ['-R', 'nobody:nogroup', s.dirs.localstatedir]);
     const f = await s.startApache({ site: 'etc/apache-fcgid.conf', modules: ['fcgid'] });
     await s.waitHealthy(f);
-    await slowRound(t, f, s.adminKey);
+    // Slow bodies never reach a process here, but the 20 that complete
+    // within a second need processes at once, and a request that finds
+    // none idle waits while mod_fcgid starts more: it looks again a
+    // second later (seen: 0.9-1.1 s). 2.5 s still tells that from a pool
+    // held by slow clients (the uploads take 8 s).
+    await slowRound(t, f, s.adminKey, 2500);
   } finally { await s.stop(); }
 });
 
